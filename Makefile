@@ -1,0 +1,59 @@
+# ziplite's front door. Two environments: .venv (TensorFlow: train/, convert/) and
+# .venv-device (tflite-runtime, numpy, OpenCV and nothing else: device/, as on a Raspberry Pi).
+PYTHON ?= python3.11
+VENV := .venv
+DEVICE_VENV := .venv-device
+PY := $(VENV)/bin/python
+DEVICE_PY := $(DEVICE_VENV)/bin/python
+EPOCHS ?=
+# MNIST: set MNIST_NPZ to Keras' mnist.npz; on the team's machines it lies beside the project.
+MNIST_NPZ ?= $(wildcard $(CURDIR)/../shared/data/mnist.npz)
+export MNIST_NPZ
+# The pip cap some machines carry in /etc/xdg/pip is for PyTorch, which ziplite does not use.
+PIP_INSTALL = bin/pip install --disable-pip-version-check --no-input -q
+
+.PHONY: setup train convert run demo bench test test-device test-pipeline pi-check clean
+
+setup: $(VENV)/.installed $(DEVICE_VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/$(PIP_INSTALL) -r requirements.txt -c requirements.lock
+	touch $@
+
+$(DEVICE_VENV)/.installed: device/requirements.txt device/requirements-test.txt
+	$(PYTHON) -m venv $(DEVICE_VENV)
+	$(DEVICE_VENV)/$(PIP_INSTALL) -r device/requirements.txt -r device/requirements-test.txt
+	touch $@
+
+train: setup
+	$(PY) -m train $(if $(EPOCHS),--epochs $(EPOCHS))
+
+convert: setup
+	$(PY) -m convert
+
+run: setup
+	$(DEVICE_PY) -m device gui
+
+demo: setup
+	$(DEVICE_PY) -m device demo
+
+bench: setup
+	$(DEVICE_PY) -m device bench
+	$(PY) -m device bench --keras-model models/dmlp_trained.h5
+	$(DEVICE_PY) -m bench
+
+test: test-device test-pipeline
+
+test-device: setup
+	$(DEVICE_PY) -m pytest tests/device
+
+test-pipeline: setup
+	$(PY) -m pytest tests/pipeline
+
+pi-check: setup
+	@echo "not yet"; exit 1
+
+clean:
+	rm -rf $(VENV) $(DEVICE_VENV) .pytest_cache .hypothesis models/.checkpoints models/.convert-staging
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Benchmark canvases rendered from MNIST test digits, and the recogniser's accuracy on them."""

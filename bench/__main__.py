@@ -1,0 +1,46 @@
+"""`python -m bench`: the recogniser's accuracy on rendered handwriting, per layout, for any model."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from bench.accuracy import score_layout
+from bench.render import LAYOUTS
+from device.mnist import DataError, load_npz
+from device.runtime import DEFAULT_MODEL, Classifier, ModelError
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--model", "models", type=click.Path(dir_okay=False, path_type=Path), multiple=True,
+              help="Models to compare (repeatable) [default: models/dmlp_int8.tflite].")
+@click.option("--data", type=click.Path(dir_okay=False, path_type=Path), envvar="MNIST_NPZ", required=True,
+              show_envvar=True, help="MNIST npz; canvases use its test digits only.")
+@click.option("--canvases", type=click.IntRange(min=1), default=200, show_default=True, help="Canvases per layout.")
+@click.option("--seed", type=int, default=2026, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per model and layout.")
+def main(models, data, canvases, seed, as_json):
+    """Render zip codes from MNIST test digits in the boxed, free and photo layouts and read them back."""
+    try:
+        mnist = load_npz(data, splits=("test",))
+    except DataError as error:
+        raise click.ClickException(str(error)) from None
+    if not as_json:
+        click.echo(f"{'model':<28} {'layout':<6} {'canvases':>8} {'digits':>8} {'zip codes':>10}")
+    for model_path in models or (DEFAULT_MODEL,):
+        try:
+            classifier = Classifier(model_path)
+        except ModelError as error:
+            raise click.ClickException(str(error)) from None
+        for layout in LAYOUTS:
+            score = score_layout(classifier, layout, mnist.x_test, mnist.y_test, canvases, seed)
+            name = os.path.relpath(model_path)
+            if as_json:
+                click.echo(json.dumps({"model": name, **score.__dict__}))
+            else:
+                click.echo(f"{name:<28} {layout:<6} {canvases:>8} {score.digit_accuracy:>8.2%} {score.zip_accuracy:>10.2%}")
+
+
+main(prog_name="python -m bench")

@@ -1,0 +1,181 @@
+"""Render zip-code canvases from MNIST test digits, the way people really write them.
+
+A digit is redrawn as a pen stroke: its shape is binarised at the target size, slanted, reduced
+to a one-pixel skeleton, optionally broken, then drawn again with a round pen of the chosen
+width. That gives thin-pen and thick-marker versions of the same handwriting, at any size and
+position. Only numpy and OpenCV, so the device environment can render too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2 as cv
+import numpy as np
+
+from device.layout import BOX_COUNT, blank_canvas, book_boxes
+
+LAYOUTS = ("boxed", "free", "photo")
+
+
+@dataclass(frozen=True)
+class Style:
+    """The ranges a canvas's handwriting is drawn from."""
+
+    height: tuple[int, int] = (40, 95)       # digit height in pixels
+    pen_radius: tuple[int, int] = (1, 6)     # 3 px pen .. 13 px marker
+    slant: float = 0.3                        # x += slant * (centre - y), both ways
+    broken: float = 0.25                      # chance that a digit has a gap in a stroke
+
+
+def skeleton(mask: np.ndarray) -> np.ndarray:
+    """One-pixel, connected skeleton of a binary mask (Zhang & Suen's thinning, 1984).
+
+    Written out because OpenCV's thinning is only in opencv-contrib, which the device does not
+    install; each pass is vectorised over the whole image.
+    """
+    image = np.pad((mask > 0).astype(np.uint8), 1)
+    changed = True
+    while changed:
+        changed = False
+        for first_pass in (True, False):
+            p = _neighbours(image)  # p[0..7] = N, NE, E, SE, S, SW, W, NW
+            count = sum(p)
+            transitions = sum(((p[i] == 0) & (p[(i + 1) % 8] == 1)).astype(np.uint8) for i in range(8))
+            if first_pass:
+                keep_a, keep_b = p[0] * p[2] * p[4], p[2] * p[4] * p[6]
+            else:
+                keep_a, keep_b = p[0] * p[2] * p[6], p[0] * p[4] * p[6]
+            remove = (image == 1) & (count >= 2) & (count <= 6) & (transitions == 1) & (keep_a == 0) & (keep_b == 0)
+            if remove.any():
+                image[remove] = 0
+                changed = True
+    return image[1:-1, 1:-1]
+
+
+def _neighbours(image: np.ndarray) -> list[np.ndarray]:
+    shifts = [(-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1)]
+    padded = np.pad(image, 1)
+    height, width = image.shape
+    return [padded[1 + dy: 1 + dy + height, 1 + dx: 1 + dx + width] for dy, dx in shifts]
+
+
+def draw_digit(mnist_digit: np.ndarray, height: int, pen_radius: int, slant: float, broken: bool,
+               rng: np.random.Generator) -> np.ndarray:
+    """One MNIST digit redrawn as a pen stroke: uint8 mask (1 = ink), `height` pixels tall."""
+    rows, cols = np.nonzero(mnist_digit > 0)
+    crop = mnist_digit[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1].astype(np.float32) / 255
+    inner = max(height - 2 * pen_radius - 1, 8)
+    width = max(1, round(crop.shape[1] * inner / crop.shape[0]))
+    shape = cv.resize(crop, (width, inner), interpolation=cv.INTER_CUBIC) > 0.45
+    shape = _slant(shape.astype(np.uint8), slant)
+    bones = skeleton(shape)
+    bones = _stretch_to_height(bones, inner)  # the skeleton lies half a stroke inside the shape
+    if broken:
+        bones = _break_stroke(bones, rng, gap=max(3, 2 * pen_radius + 2))
+    padded = np.pad(bones, pen_radius + 1)
+    pen = cv.getStructuringElement(cv.MORPH_ELLIPSE, (2 * pen_radius + 1, 2 * pen_radius + 1))
+    return cv.dilate(padded, pen)
+
+
+def _stretch_to_height(bones: np.ndarray, height: int) -> np.ndarray:
+    rows, cols = np.nonzero(bones)
+    if len(rows) == 0:
+        return bones
+    crop = bones[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+    scale = height / crop.shape[0]
+    size = (max(1, round(crop.shape[1] * scale)), height)
+    return cv.resize(crop, size, interpolation=cv.INTER_NEAREST)
+
+
+def _slant(mask: np.ndarray, slant: float) -> np.ndarray:
+    height, width = mask.shape
+    extra = int(abs(slant) * height) + 1
+    matrix = np.float32([[1, -slant, extra / 2 + slant * height / 2], [0, 1, 0]])
+    return cv.warpAffine(mask, matrix, (width + extra, height), flags=cv.INTER_NEAREST)
+
+
+def _break_stroke(bones: np.ndarray, rng: np.random.Generator, gap: int) -> np.ndarray:
+    points = np.argwhere(bones > 0)
+    if len(points) < 20:
+        return bones
+    row, col = points[rng.integers(len(points))]
+    broken = bones.copy()
+    cv.circle(broken, (int(col), int(row)), gap // 2, 0, -1)
+    return broken
+
+
+def _random_digit_mask(digit: np.ndarray, style: Style, rng: np.random.Generator, max_height: int) -> np.ndarray:
+    height = int(rng.integers(style.height[0], min(style.height[1], max_height) + 1))
+    # A marker as thick as a fifth of the digit's height is beyond what anyone writes with.
+    radius = int(rng.integers(style.pen_radius[0], min(style.pen_radius[1], height // 10) + 1))
+    return draw_digit(digit, height, radius, rng.uniform(-style.slant, style.slant), rng.random() < style.broken, rng)
+
+
+def boxed_canvas(digits: np.ndarray, rng: np.random.Generator, style: Style = Style()) -> np.ndarray:
+    """The GUI's canvas: five digits drawn in black, each at a random size and place inside its box."""
+    canvas = blank_canvas()
+    for digit, box in zip(digits, book_boxes()):
+        inner = box.w - 4
+        mask = _fit(_random_digit_mask(digit, style, rng, inner), inner)
+        top = box.y + 2 + int(rng.integers(0, inner - mask.shape[0] + 1))
+        left = box.x + 2 + int(rng.integers(0, inner - mask.shape[1] + 1))
+        region = canvas[top: top + mask.shape[0], left: left + mask.shape[1]]
+        region[mask > 0] = 0
+    return canvas
+
+
+def free_canvas(digits: np.ndarray, rng: np.random.Generator, style: Style = Style()) -> np.ndarray:
+    """Handwriting on white paper, no boxes: digits left to right with uneven gaps and baselines."""
+    masks = [_random_digit_mask(digit, style, rng, style.height[1]) for digit in digits]
+    tallest = max(mask.shape[0] for mask in masks)
+    margin = 30
+    gaps = rng.integers(8, 35, size=len(masks) - 1)
+    width = 2 * margin + sum(mask.shape[1] for mask in masks) + int(gaps.sum())
+    page = np.full((tallest + 2 * margin + 20, width), 255, np.uint8)
+    left = margin
+    ink = int(rng.integers(0, 60))
+    for index, mask in enumerate(masks):
+        top = margin + int(rng.integers(0, tallest - mask.shape[0] + 21))
+        page[top: top + mask.shape[0], left: left + mask.shape[1]][mask > 0] = ink
+        left += mask.shape[1] + (int(gaps[index]) if index < len(gaps) else 0)
+    return cv.cvtColor(page, cv.COLOR_GRAY2BGR)
+
+
+def photo_canvas(digits: np.ndarray, rng: np.random.Generator, style: Style = Style()) -> np.ndarray:
+    """Free handwriting as a phone or Pi camera sees it: grey uneven paper, tilt, blur and noise."""
+    page = cv.cvtColor(free_canvas(digits, rng, style), cv.COLOR_BGR2GRAY).astype(np.float32)
+    height, width = page.shape
+    centre = (width / 2, height / 2)
+    tilt = cv.getRotationMatrix2D(centre, rng.uniform(-5, 5), 1.0)
+    page = cv.warpAffine(page, tilt, (width, height), flags=cv.INTER_LINEAR, borderValue=255)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    angle = rng.uniform(0, 2 * np.pi)
+    gradient = (np.cos(angle) * xs / width + np.sin(angle) * ys / height)
+    light = rng.uniform(150, 200) + rng.uniform(30, 55) * (gradient - gradient.min()) / max(np.ptp(gradient), 1e-6)
+    photo = page / 255.0 * light  # ink keeps its darkness relative to the paper's light
+    photo = cv.GaussianBlur(photo, (0, 0), rng.uniform(0.6, 1.6))
+    photo += rng.normal(0, rng.uniform(3, 9), photo.shape)
+    photo = np.clip(photo, 0, 255).astype(np.uint8)
+    bgr = cv.cvtColor(photo, cv.COLOR_GRAY2BGR)
+    warm = np.array([0.92, 0.97, 1.0]) * rng.uniform(0.95, 1.0)  # paper under indoor light is not neutral grey
+    return np.clip(bgr * warm, 0, 255).astype(np.uint8)
+
+
+RENDERERS = {"boxed": boxed_canvas, "free": free_canvas, "photo": photo_canvas}
+
+
+def _fit(mask: np.ndarray, side: int) -> np.ndarray:
+    """Shrink a mask that is larger than `side` in either direction (wide digits, thick pens)."""
+    scale = side / max(mask.shape)
+    if scale >= 1:
+        return mask
+    size = (max(1, int(mask.shape[1] * scale)), max(1, int(mask.shape[0] * scale)))
+    return cv.resize(mask, size, interpolation=cv.INTER_NEAREST)
+
+
+def render(layout: str, images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
+           style: Style = Style()) -> tuple[np.ndarray, str]:
+    """One canvas of BOX_COUNT random MNIST digits in `layout`, and its true zip code."""
+    chosen = rng.choice(len(images), size=BOX_COUNT, replace=False)
+    canvas = RENDERERS[layout](images[chosen], rng, style)
+    return canvas, "".join(str(int(label)) for label in labels[chosen])

@@ -1,0 +1,168 @@
+"""`python -m convert`: quantise the deep MLP to .tflite in four modes and prove parity with Keras."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from convert.calibration import representative_inputs
+from convert.modes import Mode, convert
+from convert.parity import Thresholds, failures, run_device_runtime, run_litert
+from convert.report import sidecar, write_parity_report
+from device.files import sha256_of, write_bytes, write_json
+from device.mnist import DataError, load_npz
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConvertError(click.ClickException):
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--source", type=click.Path(dir_okay=False, path_type=Path), default=Path("models/dmlp.keras"),
+              show_default=True, help="The Keras model from train/ (its JSON report must sit beside it).")
+@click.option("--data", type=click.Path(dir_okay=False, path_type=Path), envvar="MNIST_NPZ", required=True,
+              show_envvar=True, help="MNIST npz in Keras' layout.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("models"), show_default=True)
+@click.option("--mode", "modes", type=click.Choice([m.value for m in Mode]), multiple=True,
+              help="Modes to convert [default: all four].")
+@click.option("--calibration", type=int, default=500, show_default=True,
+              help="Representative training digits for int8, stratified by class (at least 100).")
+@click.option("--device-python", type=click.Path(dir_okay=False, path_type=Path),
+              default=ROOT / ".venv-device" / "bin" / "python", show_default=".venv-device/bin/python",
+              help="Python of the device environment, where tflite-runtime checks parity.")
+@click.option("--float32-agreement", type=float, default=Thresholds.float32_agreement, show_default=True)
+@click.option("--float32-max-dp", type=float, default=Thresholds.float32_max_dp, show_default=True)
+@click.option("--float16-agreement", type=float, default=Thresholds.float16_agreement, show_default=True)
+@click.option("--max-drop-pp", type=float, default=Thresholds.quantised_max_drop, show_default=True,
+              help="dynamic and int8: largest |delta accuracy| vs Keras, in percentage points.")
+@click.option("--quantised-agreement", type=float, default=Thresholds.quantised_agreement, show_default=True)
+def main(source, data, out, modes, calibration, device_python, float32_agreement, float32_max_dp,
+         float16_agreement, max_drop_pp, quantised_agreement):
+    """Convert SOURCE to .tflite, check parity on all 10,000 MNIST test images in LiteRT and
+    tflite-runtime, and only then install the models (the int8 one is the device's default)."""
+    thresholds = Thresholds(float32_agreement, float32_max_dp, float16_agreement, max_drop_pp, quantised_agreement)
+    modes = [Mode(m) for m in modes] or list(Mode)
+    if not device_python.is_file():
+        raise ConvertError(f"{device_python}: no device environment to check tflite-runtime parity in; run make setup")
+    model, origin = _load_source(source)
+    mnist = _load_data(data)
+    try:
+        representative = representative_inputs(mnist, calibration, val_split=5000) if Mode.INT8 in modes else None
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--calibration") from None
+    from device.contract import to_model_input
+
+    labels = mnist.y_test
+    reference = model.predict(to_model_input(mnist.x_test), batch_size=1000, verbose=0)
+    keras_accuracy = float((reference.argmax(1) == labels).mean())
+    click.echo(f"Keras {source}: {keras_accuracy:.2%} on {len(labels)} MNIST test images")
+    staging = out / ".convert-staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    rows, missed = [], []
+    try:
+        for mode in modes:
+            row, mode_missed = _convert_one(model, mode, representative, origin, staging, data, reference, labels,
+                                            device_python, thresholds)
+            rows.append(row)
+            missed += mode_missed
+        if missed:
+            for line in missed:
+                click.echo(f"parity failed: {line}", err=True)
+            raise ConvertError(f"{len(missed)} parity check(s) failed; {out} is unchanged (deployed model kept)")
+        installed = _install(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    for path in installed + write_parity_report(rows, keras_accuracy, out):
+        click.echo(f"wrote {path}")
+    click.echo(f"next: make demo   (recognise the sample canvases with {out / 'dmlp_int8.tflite'})")
+
+
+def _load_source(source: Path):
+    report_path = source.with_suffix(".json")
+    if not source.is_file():
+        raise ConvertError(f"{source}: no such Keras model; run make train first (or pass --source)")
+    try:
+        report = json.loads(report_path.read_text())
+        report["input"]["labels"], report["test_accuracy"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConvertError(f"{report_path}: missing or not a train/ report ({error}); run make train again") from None
+    import keras
+
+    try:
+        model = keras.models.load_model(source, safe_mode=True)  # safe_mode: no code runs from the file
+    except Exception as error:  # Keras raises many types for a damaged file; all mean the same to a user
+        raise ConvertError(f"{source}: cannot load as a Keras model ({str(error).splitlines()[0][:200]})") from None
+    origin = {"report": report, "keras_name": source.name, "report_name": report_path.name,
+              "keras_sha256": sha256_of(source)}
+    return model, origin
+
+
+def _load_data(data: Path):
+    try:
+        return load_npz(data)
+    except DataError as error:
+        raise ConvertError(str(error)) from None
+
+
+def _convert_one(model, mode: Mode, representative, origin: dict, staging: Path, data: Path, reference, labels,
+                 device_python: Path, thresholds: Thresholds) -> tuple[dict, list[str]]:
+    import tensorflow as tf
+
+    started = time.perf_counter()
+    staged = staging / f"dmlp_{mode.value}.tflite"
+    write_bytes(staged, convert(model, mode, representative))
+    sha = sha256_of(staged)
+    converter = {"tensorflow": tf.__version__, "mode": mode.value,
+                 "calibration_samples": len(representative) if mode is Mode.INT8 else None}
+    tensors = _tensor_details(staged)
+    # A first sidecar (hash and contract) lets device/ load the staged model for the parity runs.
+    write_json(staged.with_suffix(".json"), sidecar(staged, mode, origin, tensors, converter, sha256=sha))
+    parity = [run_litert(staged, data, reference, labels),
+              run_device_runtime(staged, data, reference, labels, device_python)]
+    document = sidecar(staged, mode, origin, tensors, converter, parity, sha256=sha)
+    write_json(staged.with_suffix(".json"), document)
+    missed = [line for p in parity for line in failures(mode, p, thresholds)]
+    seconds = time.perf_counter() - started
+    _print_mode(staged, mode, parity, missed, seconds)
+    row = {"mode": mode.value, "file": staged.name, "size_bytes": staged.stat().st_size, "sha256": sha,
+           "seconds": round(seconds, 1), "runtimes": document["runtimes"] | {
+               name: {**document["runtimes"][name], **values} for name, values in document["parity"].items()}}
+    return row, missed
+
+
+def _tensor_details(path: Path) -> dict:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    details = {"input": interpreter.get_input_details()[0], "output": interpreter.get_output_details()[0]}
+    return {name: {"dtype": d["dtype"].__name__, "shape": [int(v) for v in d["shape_signature"]],
+                   "scale": float(d["quantization"][0]), "zero_point": int(d["quantization"][1])}
+            for name, d in details.items()}
+
+
+def _print_mode(path: Path, mode: Mode, parity, missed: list[str], seconds: float) -> None:
+    verdict = "FAIL" if missed else "ok"
+    runs = "; ".join(f"{p.runtime} {p.accuracy:.2%} ({p.delta_pp:+.2f} pp, agreement {p.agreement:.2%}, "
+                     f"max|dp| {p.max_dp:.1e})" if p.loads else f"{p.runtime}: does not load ({p.reason})"
+                     for p in parity)
+    click.echo(f"{mode.value:<8} {path.name:<22} {path.stat().st_size / 1e6:5.2f} MB {seconds:5.1f} s  "
+               f"parity {verdict}: {runs}")
+
+
+def _install(staging: Path, out: Path) -> list[Path]:
+    """Move every staged file into `out`: each rename is atomic, JSON after its model."""
+    installed = []
+    for staged in sorted(staging.glob("*.tflite")):
+        for part in (staged, staged.with_suffix(".json")):
+            target = out / part.name
+            os.replace(part, target)
+            installed.append(target)
+    return installed

@@ -1,0 +1,85 @@
+"""What convert/ leaves in models/: a JSON sidecar per model, and the parity report."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from convert.modes import Mode
+from convert.parity import RuntimeParity, as_dict
+from device.files import atomic_path, write_json, write_text
+
+
+def sidecar(tflite: Path, mode: Mode, source: dict, tensors: dict, converter: dict,
+            parity: list[RuntimeParity] | None = None, sha256: str = "") -> dict:
+    """The model's JSON: its contract, quantisation, provenance, the runtimes that load it, its parity."""
+    document = {
+        "model": tflite.name,
+        "mode": mode.value,
+        "sha256": sha256,
+        "size_bytes": tflite.stat().st_size,
+        "input": source["report"]["input"],
+        "labels": source["report"]["input"]["labels"],
+        "tensors": tensors,
+        "source": {"keras": source["keras_name"], "keras_sha256": source["keras_sha256"],
+                   "report": source["report_name"], "keras_test_accuracy": source["report"]["test_accuracy"],
+                   "epochs": source["report"]["epochs"], "augment": source["report"].get("augment", False)},
+        "converter": converter,
+    }
+    if parity is not None:
+        document["runtimes"] = {p.runtime: {"version": p.version, "loads": p.loads, **({"reason": p.reason} if p.reason else {})}
+                                for p in parity}
+        document["parity"] = {p.runtime: as_dict(p) for p in parity if p.loads}
+    return document
+
+
+def write_parity_report(rows: list[dict], keras_accuracy: float, models: Path) -> list[Path]:
+    """parity.json, parity.md and parity.png in `models`."""
+    json_path, md_path, png_path = models / "parity.json", models / "parity.md", models / "parity.png"
+    write_json(json_path, {"keras_test_accuracy": keras_accuracy, "modes": rows})
+    write_text(md_path, parity_markdown(rows, keras_accuracy))
+    _plot(rows, keras_accuracy, png_path)
+    return [json_path, md_path, png_path]
+
+
+def parity_markdown(rows: list[dict], keras_accuracy: float) -> str:
+    lines = [f"Keras dmlp: {keras_accuracy:.2%} on the 10,000 MNIST test images.", "",
+             "| mode | size | runtime | TFLite accuracy | Δ vs Keras | agreement | max abs Δp | 5-digit invoke |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        for runtime, parity in row["runtimes"].items():
+            if not parity["loads"]:
+                lines.append(f"| {row['mode']} | {row['size_bytes'] / 1e6:.2f} MB | {runtime} {parity['version']} | "
+                             f"does not load: {parity.get('reason', '')} | | | | |")
+                continue
+            lines.append(f"| {row['mode']} | {row['size_bytes'] / 1e6:.2f} MB | {runtime} {parity['version']} | "
+                         f"{parity['accuracy']:.2%} | {parity['delta_pp']:+.2f} pp | {parity['agreement']:.2%} | "
+                         f"{parity['max_dp']:.2e} | {parity['invoke_5_ms']:.3f} ms |")
+    return "\n".join(lines) + "\n"
+
+
+def _plot(rows: list[dict], keras_accuracy: float, path: Path) -> None:
+    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=100)
+    markers = {"ai_edge_litert": "o", "tflite_runtime": "x"}
+    for row in rows:
+        for runtime, parity in row["runtimes"].items():
+            if parity["loads"]:
+                axes.scatter(row["size_bytes"] / 1e6, parity["accuracy"] * 100, marker=markers.get(runtime, "s"),
+                             s=70, label=f"{row['mode']} ({runtime})")
+        axes.annotate(row["mode"], (row["size_bytes"] / 1e6, _best(row) * 100), textcoords="offset points",
+                      xytext=(6, 6))
+    axes.axhline(keras_accuracy * 100, color="grey", linestyle="--", label=f"Keras {keras_accuracy:.2%}")
+    axes.set(title="dmlp: model size vs MNIST test accuracy", xlabel="size (MB)", ylabel="test accuracy (%)")
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=8, loc="lower right")
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp)
+    plt.close(figure)
+
+
+def _best(row: dict) -> float:
+    return max(p["accuracy"] for p in row["runtimes"].values() if p["loads"])

@@ -1,0 +1,84 @@
+"""Live free-layout recognition from a camera, a video file or a folder of images."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Iterator
+
+import click
+import cv2 as cv
+import numpy as np
+
+from device.images import IMAGE_SUFFIXES, ImageError, read_image
+from device.recognise import Result, recognise
+from device.runtime import Classifier
+
+WINDOW = "ziplite camera"
+
+
+def frames(source: int | Path) -> Iterator[tuple[str, np.ndarray | None]]:
+    """(name, BGR frame) from a camera index, a video file, or the images of a folder in name order.
+
+    A folder image that cannot be read yields (name, None) so the caller can report it and go on.
+    """
+    if isinstance(source, Path) and source.is_dir():
+        for path in sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+            try:
+                yield str(path), read_image(path)
+            except ImageError:
+                yield str(path), None
+        return
+    capture = cv.VideoCapture(str(source) if isinstance(source, Path) else source)
+    if not capture.isOpened():
+        raise click.ClickException(f"{source}: cannot open as a camera or video "
+                                   "(check the camera index, or pass --source VIDEO_OR_FOLDER)")
+    try:
+        index = 0
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                return
+            yield f"{source}#{index}", frame
+            index += 1
+    finally:
+        capture.release()
+
+
+def draw(frame: np.ndarray, result: Result, fps: float) -> np.ndarray:
+    """The frame with each digit's region, its reading, the zip code and the frame rate drawn on it."""
+    shown = frame.copy()
+    for region, digit in zip(result.regions, result.digits):
+        colour = (0, 160, 0) if digit.digit is not None and not digit.low_confidence else (0, 140, 255)
+        cv.rectangle(shown, (region.x, region.y), (region.x + region.w, region.y + region.h), colour, 2)
+        label = "?" if digit.digit is None else str(digit.digit)
+        cv.putText(shown, label, (region.x, max(region.y - 6, 14)), cv.FONT_HERSHEY_SIMPLEX, 0.8, colour, 2)
+    cv.putText(shown, f"zip {result.zip}   {fps:.1f} fps", (10, shown.shape[0] - 12), cv.FONT_HERSHEY_SIMPLEX,
+               0.7, (255, 0, 0), 2)
+    return shown
+
+
+def run_camera(classifier: Classifier, source: int | Path, digits: int, no_window: bool, as_json: bool) -> int:
+    """Recognise every frame; show it (q or closing the window quits) or print it. Returns an exit status."""
+    unreadable = 0
+    last = time.perf_counter()
+    for name, frame in frames(source):
+        if frame is None:
+            unreadable += 1
+            click.echo(json.dumps({"frame": name, "error": "not an image OpenCV can decode"}) if as_json
+                       else f"{name}: error: not an image OpenCV can decode")
+            continue
+        result = recognise(frame, classifier, "free", digits)
+        now = time.perf_counter()
+        fps, last = 1.0 / max(now - last, 1e-6), now
+        if no_window:
+            click.echo(json.dumps({"frame": name, "zip": result.zip, "digits": [d.as_json() for d in result.digits],
+                                   "ms": round(result.ms, 3)}) if as_json else f"{name}: {result.zip}")
+            continue
+        cv.imshow(WINDOW, draw(frame, result, fps))
+        key = cv.waitKey(1) & 0xFF
+        if key in (ord("q"), 27) or cv.getWindowProperty(WINDOW, cv.WND_PROP_VISIBLE) < 1:
+            break
+    if not no_window:
+        cv.destroyAllWindows()
+    return 1 if unreadable else 0

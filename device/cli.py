@@ -1,0 +1,193 @@
+"""`python -m device`: the zip-code recogniser's commands. Each one only wires the pure core to I/O."""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from device.runtime import DEFAULT_MODEL, RUNTIMES, Classifier, ModelError
+
+
+class UsageError(click.ClickException):
+    """A bad model, data file or display: one line, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def model_options(command):
+    """--model, --runtime and --threads, the same on every command."""
+    @click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_MODEL,
+                  show_default="models/dmlp_int8.tflite", help="A .tflite from convert/, with its JSON beside it.")
+    @click.option("--runtime", type=click.Choice(RUNTIMES), default=None,
+                  help="Force a runtime [default: the first installed of tflite_runtime, ai_edge_litert, tensorflow].")
+    @click.option("--threads", type=click.IntRange(min=1), default=None, help="Interpreter threads [default: runtime's choice].")
+    @functools.wraps(command)
+    def wrapper(*args, model_path, runtime, threads, **kwargs):
+        return command(*args, classifier_args=(model_path, threads, runtime), **kwargs)
+    return wrapper
+
+
+def load_classifier(classifier_args) -> Classifier:
+    try:
+        return Classifier(*classifier_args)
+    except ModelError as error:
+        raise UsageError(str(error)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """ziplite: read handwritten zip codes with a TFLite MLP (no TensorFlow needed)."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--layout", type=click.Choice(["auto", "boxed", "free"]), default="auto", show_default=True,
+              help="boxed: the GUI's red boxes; free: handwriting on paper; auto: boxed if red boxes are found.")
+@click.option("--digits", type=click.IntRange(1, 20), default=5, show_default=True, help="Digits in free handwriting.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, per file.")
+@model_options
+def recognize(paths, layout, digits, as_json, classifier_args):
+    """Read the zip code in each image PATH (a GUI canvas PNG, a photo or a scan)."""
+    from device.images import ImageError, read_image
+    from device.recognise import recognise
+
+    classifier = load_classifier(classifier_args)
+    failures = 0
+    for path in paths:
+        try:
+            result = recognise(read_image(path), classifier, layout, digits)
+        except (ImageError, ValueError) as error:
+            failures += 1
+            _report_error(path, str(error), as_json)
+            continue
+        _report_result(path, result, classifier, as_json)
+    sys.exit(1 if failures else 0)
+
+
+def _report_error(path: Path, message: str, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"file": str(path), "error": message}))
+    else:
+        click.echo(f"{path}: error: {message}")
+
+
+def _report_result(path: Path, result, classifier: Classifier, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"file": str(path), "zip": result.zip, "digits": [d.as_json() for d in result.digits],
+                               "layout": result.layout, "runtime": classifier.runtime,
+                               "model": _display_path(classifier.path), "ms": round(result.ms, 3)}))
+        return
+    confidences = " ".join("-" if d.confidence is None else f"{d.confidence:.2f}" for d in result.digits)
+    click.echo(f"{path}: {result.zip}  ({result.layout}, confidence {confidences}, {result.ms:.2f} ms)")
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+@main.command()
+@click.option("--data", type=click.Path(dir_okay=False, path_type=Path), default=lambda: os.environ.get("MNIST_NPZ"),
+              show_default="$MNIST_NPZ", help="MNIST npz in Keras' layout.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N test images.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON line.")
+@click.option("--save-probs", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the (N, 10) probabilities as .npy (convert/ compares them with Keras').")
+@model_options
+def evaluate(data, limit, batch_size, as_json, save_probs, classifier_args):
+    """Accuracy of the model on the MNIST test set, in this device's own runtime."""
+    from device.evaluate import evaluate_mnist
+    from device.mnist import DataError
+
+    if not data:
+        raise UsageError("no MNIST file: pass --data PATH or set MNIST_NPZ")
+    classifier = load_classifier(classifier_args)
+    try:
+        report = evaluate_mnist(classifier, data, limit, batch_size, save_probs)
+    except DataError as error:
+        raise UsageError(str(error)) from None
+    if as_json:
+        click.echo(json.dumps(report))
+    else:
+        click.echo(f"{report['model']}: MNIST test accuracy {report['accuracy']:.2%} on {report['n']} images "
+                   f"({report['runtime']} {report['runtime_version']}, {report['seconds']:.1f} s)")
+
+
+@main.command()
+@click.option("--save", type=click.Path(dir_okay=False, path_type=Path), default=Path("zipcode.png"),
+              show_default=True, help="Where `w` writes the canvas.")
+@model_options
+def gui(save, classifier_args):
+    """The book's drawing window: draw in the boxes; r recognise, e erase, u undo, s show inputs, w write, q quit."""
+    from device.gui import run_gui, require_display
+
+    require_display()
+    run_gui(load_classifier(classifier_args), save)
+
+
+@main.command()
+@click.option("--camera", "camera_index", type=click.IntRange(min=0), default=None, help="Camera index [default: 0].")
+@click.option("--source", type=click.Path(exists=True, path_type=Path), default=None,
+              help="A video file or a folder of images instead of a camera.")
+@click.option("--digits", type=click.IntRange(1, 20), default=5, show_default=True)
+@click.option("--no-window", is_flag=True, help="Print results instead of showing frames (headless devices, tests).")
+@click.option("--json", "as_json", is_flag=True, help="With --no-window: one JSON line per frame.")
+@model_options
+def camera(camera_index, source, digits, no_window, as_json, classifier_args):
+    """Live recognition of a handwritten number held in front of a camera."""
+    from device.camera import run_camera
+    from device.gui import require_display
+
+    if camera_index is not None and source is not None:
+        raise click.BadParameter("give --camera or --source, not both", param_hint="--source")
+    if not no_window:
+        require_display()
+    classifier = load_classifier(classifier_args)
+    code = run_camera(classifier, source if source is not None else (camera_index or 0), digits, no_window, as_json)
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--samples", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=Path(__file__).parent / "samples", show_default="device/samples")
+@click.option("--repeats", type=click.IntRange(min=10), default=300, show_default=True)
+@click.option("--keras-model", type=click.Path(dir_okay=False, path_type=Path), default=Path("models/dmlp_trained.h5"),
+              show_default=True, help="The book's Keras file, timed too when TensorFlow is importable.")
+@model_options
+def bench(samples, repeats, keras_model, classifier_args):
+    """Time a 5-digit recognition (preprocess + invoke), start-up and memory."""
+    from device.bench import run_bench
+
+    run_bench(classifier_args, samples, repeats, keras_model)
+
+
+@main.command()
+@click.option("--samples", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=Path(__file__).parent / "samples", show_default="device/samples")
+@model_options
+def demo(samples, classifier_args):
+    """Read the sample canvases and print each zip code next to the truth."""
+    from device.images import read_image
+    from device.recognise import recognise
+
+    truth = json.loads((samples / "truth.json").read_text())
+    classifier = load_classifier(classifier_args)
+    click.echo(f"model {_display_path(classifier.path)} on {classifier.runtime} {classifier.runtime_version}")
+    right = 0
+    for name, expected in truth.items():
+        result = recognise(read_image(samples / name), classifier)
+        right += result.zip == expected
+        mark = "ok" if result.zip == expected else "MISREAD"
+        click.echo(f"  {name:<14} read {result.zip}  truth {expected}  {mark:<8} ({result.layout}, {result.ms:.2f} ms)")
+    click.echo(f"{right}/{len(truth)} zip codes read correctly")

@@ -1,0 +1,94 @@
+"""Read a page image safely: bounded memory, any depth or channel count, one clear error."""
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+# OpenCV's own ceiling applies to formats we do not pre-check; it must be set before cv2 loads.
+MAX_PIXELS = 40_000_000  # a 12 MP phone photo is 12e6; a 20000 x 20000 bomb is 4e8
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
+
+import cv2 as cv  # noqa: E402  (after the ceiling above)
+import numpy as np  # noqa: E402
+
+MAX_FILE_BYTES = 200 * 1024 * 1024
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+
+
+class ImageError(Exception):
+    """The file cannot be used as a page image. The message says why, without the file name."""
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """The image at `path` as BGR uint8, transparent areas on white paper.
+
+    Raises:
+        ImageError: unreadable, not an image, truncated, or too many pixels to hold.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ImageError(f"{size} bytes is larger than any page image we read")
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except IsADirectoryError:
+        raise ImageError("is a directory, not an image") from None
+    except OSError as error:
+        raise ImageError(error.strerror or str(error)) from None
+    if not data:
+        raise ImageError("empty file (0 bytes)")
+    _refuse_huge(header_size(data))
+    image = cv.imdecode(np.frombuffer(data, np.uint8), cv.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        raise ImageError("not an image OpenCV can decode (or truncated)")
+    return to_bgr8(image)
+
+
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) read from a PNG or JPEG header, without decoding any pixels.
+
+    Written by hand because OpenCV has no header-only read and decoding is what must be
+    avoided: a 20000 x 20000 PNG is a few hundred KB on disk and 1.2 GB in memory.
+    """
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24 and data[12:16] == b"IHDR":
+        return struct.unpack(">II", data[16:24])
+    if data[:2] == b"\xff\xd8":
+        return _jpeg_size(data)
+    return None
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    offset = 2
+    while offset + 9 < len(data):
+        if data[offset] != 0xFF:
+            return None
+        marker = data[offset + 1]
+        length = struct.unpack(">H", data[offset + 2: offset + 4])[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height, width = struct.unpack(">HH", data[offset + 5: offset + 9])
+            return width, height
+        offset += 2 + length
+    return None
+
+
+def _refuse_huge(size: tuple[int, int] | None) -> None:
+    if size and size[0] * size[1] > MAX_PIXELS:
+        raise ImageError(f"{size[0]}x{size[1]} pixels is over the {MAX_PIXELS // 1_000_000} MP limit; scale it down")
+
+
+def to_bgr8(image: np.ndarray) -> np.ndarray:
+    """Grey, BGR or BGRA of 8 or 16 bits (or float) as 3-channel uint8; alpha composited on white."""
+    if image.dtype == np.uint16:
+        image = (image // 257).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = np.clip(np.nan_to_num(image.astype(np.float32)) * (255 if image.max() <= 1 else 1), 0, 255).astype(np.uint8)
+    if image.ndim == 2:
+        return cv.cvtColor(image, cv.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        alpha = image[:, :, 3:4].astype(np.float32) / 255.0
+        return (image[:, :, :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
+    if image.shape[2] == 1:
+        return cv.cvtColor(image[:, :, 0], cv.COLOR_GRAY2BGR)
+    return np.ascontiguousarray(image[:, :, :3])

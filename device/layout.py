@@ -1,0 +1,126 @@
+"""Where the digits are on a page: the GUI's five red boxes, or free handwriting.
+
+The canvas is the book's program 7-7: 520x200, white, five red boxes at x = 10+100i .. 110+100i,
+y = 50 .. 150. `recognize` finds the boxes by colour, so a canvas saved at another scale works too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2 as cv
+import numpy as np
+
+from device.numeral import as_gray, ink_map
+
+CANVAS_SIZE = (200, 520)   # rows, columns
+BOX_COUNT = 5
+BOX_COLOUR = (0, 0, 255)   # BGR red
+BOX_TOP, BOX_BOTTOM = 50, 150
+
+
+@dataclass(frozen=True)
+class Rect:
+    x: int
+    y: int
+    w: int
+    h: int
+
+    def crop(self, image: np.ndarray) -> np.ndarray:
+        return image[self.y: self.y + self.h, self.x: self.x + self.w]
+
+
+def book_boxes() -> list[Rect]:
+    """The five boxes of the book's canvas (their outlines, 1 px red lines included)."""
+    return [Rect(10 + 100 * i, BOX_TOP, 101, BOX_BOTTOM - BOX_TOP + 1) for i in range(BOX_COUNT)]
+
+
+def blank_canvas() -> np.ndarray:
+    canvas = np.full((*CANVAS_SIZE, 3), 255, np.uint8)
+    for box in book_boxes():
+        cv.rectangle(canvas, (box.x, box.y), (box.x + box.w - 1, box.y + box.h - 1), BOX_COLOUR, 1)
+    return canvas
+
+
+def find_boxes(image: np.ndarray) -> list[Rect]:
+    """The insides of red rectangular outlines, left to right; [] when there are none.
+
+    Neighbouring boxes share their sides, so the outlines form one red component; what is
+    found instead is each enclosed non-red area that does not touch the image's border.
+    """
+    if image.ndim != 3 or image.shape[2] < 3:
+        return []
+    blue, green, red = (image[:, :, i].astype(np.int16) for i in range(3))
+    red_mask = (red > 150) & (green < 110) & (blue < 110)
+    if red_mask.sum() < 80:
+        return []
+    count, _, stats, _ = cv.connectedComponentsWithStats((~red_mask).astype(np.uint8), connectivity=4)
+    rows, cols = red_mask.shape
+    boxes = []
+    for x, y, w, h, area in stats[1:]:
+        enclosed = x > 0 and y > 0 and x + w < cols and y + h < rows
+        if enclosed and w >= 20 and h >= 20 and 0.5 <= w / h <= 2 and area >= 0.9 * w * h:
+            boxes.append(Rect(int(x), int(y), int(w), int(h)))
+    return sorted(boxes, key=lambda rect: rect.x)
+
+
+def segment_free(image: np.ndarray, digits: int) -> tuple[np.ndarray, list[Rect]]:
+    """Split free handwriting into `digits` groups of ink, left to right.
+
+    Connected components are joined when they overlap horizontally (the broken strokes of one
+    digit), then, while there are too many groups, the two closest neighbours are joined; while
+    there are too few, the widest group is cut at its thinnest column (touching digits).
+
+    Returns:
+        (the page's ink map, one Rect per group, at most `digits` of them).
+    """
+    ink = ink_map(as_gray(image))
+    groups = _overlapping_groups(ink)
+    while len(groups) > digits:
+        groups = _join_closest(groups)
+    while len(groups) < digits:
+        split = _split_widest(groups, ink)
+        if split is None:
+            break
+        groups = split
+    return ink, groups
+
+
+def _overlapping_groups(ink: np.ndarray) -> list[Rect]:
+    count, _, stats, _ = cv.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    rects = sorted((Rect(*map(int, row[:4])) for row in stats[1:]), key=lambda rect: rect.x)
+    groups: list[Rect] = []
+    for rect in rects:
+        if groups and _overlap(groups[-1], rect) >= 0.5 * min(rect.w, groups[-1].w):
+            groups[-1] = _union(groups[-1], rect)
+        else:
+            groups.append(rect)
+    return groups
+
+
+def _overlap(a: Rect, b: Rect) -> int:
+    return min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+
+
+def _union(a: Rect, b: Rect) -> Rect:
+    x, y = min(a.x, b.x), min(a.y, b.y)
+    return Rect(x, y, max(a.x + a.w, b.x + b.w) - x, max(a.y + a.h, b.y + b.h) - y)
+
+
+def _join_closest(groups: list[Rect]) -> list[Rect]:
+    gaps = [groups[i + 1].x - (groups[i].x + groups[i].w) for i in range(len(groups) - 1)]
+    i = int(np.argmin(gaps))
+    return groups[:i] + [_union(groups[i], groups[i + 1])] + groups[i + 2:]
+
+
+def _split_widest(groups: list[Rect], ink: np.ndarray) -> list[Rect] | None:
+    if not groups:
+        return None
+    i = max(range(len(groups)), key=lambda k: groups[k].w / max(groups[k].h, 1))
+    rect = groups[i]
+    if rect.w < 0.9 * rect.h:  # as narrow as one digit: nothing to split
+        return None
+    profile = rect.crop(ink).sum(axis=0)
+    middle = slice(rect.w // 4, 3 * rect.w // 4)
+    cut = middle.start + int(np.argmin(profile[middle]))
+    left, right = Rect(rect.x, rect.y, cut, rect.h), Rect(rect.x + cut, rect.y, rect.w - cut, rect.h)
+    return groups[:i] + [left, right] + groups[i + 1:]

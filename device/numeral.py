@@ -1,0 +1,120 @@
+"""Turn one handwritten digit, drawn or photographed, into the model's 28x28 input.
+
+MNIST digits were size-normalised to fit 20x20 and centred by centre of mass in 28x28; a digit
+drawn in a box is neither, and the book's plain resize reads about a quarter of them. Every
+mode (GUI boxes, free-layout blobs, camera frames, tests) goes through `to_numeral`.
+"""
+from __future__ import annotations
+
+import cv2 as cv
+import numpy as np
+
+from device.contract import IMAGE_SIDE
+
+DIGIT_BOX = 20             # MNIST's digit box inside the 28x28 frame
+MIN_CONTRAST = 0.25        # ink must be at least this much darker than the paper around it
+SPECK_FRACTION = 0.03      # components smaller than this share of the largest are specks
+MIN_INK_PIXELS = 6         # less ink than this is a blank box, never a guess
+
+
+def as_gray(image: np.ndarray) -> np.ndarray:
+    """Any 2D grey or 3D BGR/BGRA array of any dtype as 2D uint8, paper light, ink dark."""
+    image = np.nan_to_num(np.asarray(image), nan=255.0, posinf=255.0, neginf=0.0)
+    if image.ndim == 3:
+        channels = image.shape[2]
+        image = image[:, :, 0] if channels in (1, 2) else cv.cvtColor(_to_uint8(image[:, :, :3]), cv.COLOR_BGR2GRAY)
+    if image.ndim != 2:
+        raise ValueError(f"expected a 2D or 3D image, got shape {image.shape}")
+    return _to_uint8(image)
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    if image.dtype == np.uint8:
+        return np.ascontiguousarray(image)
+    if image.dtype == np.uint16:
+        return (image // 257).astype(np.uint8)
+    if image.dtype == np.bool_:
+        return np.where(image, 255, 0).astype(np.uint8)
+    if np.issubdtype(image.dtype, np.floating) and image.size and float(np.max(image)) <= 1.0:
+        image = image * 255.0
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def ink_map(gray: np.ndarray) -> np.ndarray:
+    """Binary ink mask (float32 0/1) of a grey page, robust to uneven light.
+
+    The paper's own brightness is estimated by a grey closing (a local maximum wider than any
+    stroke, then smoothed), so a shadow or a gradient across a photo is not mistaken for ink.
+    Ink is what is clearly darker than the paper around it, by Otsu's threshold on that
+    darkness but never less than MIN_CONTRAST; specks of noise are removed.
+    """
+    gray = as_gray(gray)
+    if gray.size == 0:
+        return np.zeros(gray.shape, np.float32)
+    size = _odd(max(7, min(gray.shape) // 5))
+    kernel = cv.getStructuringElement(cv.MORPH_ELLIPSE, (size, size))
+    paper = cv.blur(cv.dilate(gray, kernel), (size, size)).astype(np.float32)
+    darkness = np.clip((paper - gray) / np.maximum(paper, 1.0), 0.0, 1.0)
+    if float(darkness.max()) < MIN_CONTRAST:
+        return np.zeros(gray.shape, np.float32)
+    otsu, _ = cv.threshold((darkness * 255).astype(np.uint8), 0, 255, cv.THRESH_BINARY + cv.THRESH_OTSU)
+    mask = darkness > max(MIN_CONTRAST, otsu / 255.0)
+    return remove_specks(mask).astype(np.float32)
+
+
+def remove_specks(mask: np.ndarray) -> np.ndarray:
+    """Drop connected components far smaller than the largest one (noise, dust, JPEG debris)."""
+    count, labels, stats, _ = cv.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return mask.astype(bool)
+    areas = stats[1:, cv.CC_STAT_AREA]
+    keep = np.flatnonzero(areas >= max(2, SPECK_FRACTION * areas.max())) + 1
+    return np.isin(labels, keep)
+
+
+def normalise(ink: np.ndarray) -> np.ndarray | None:
+    """MNIST's normalisation of an ink map: crop, fit the longest side to 20 px, centre of mass to the middle.
+
+    Returns:
+        float32 (28, 28) in [0, 1], ink high; or None when there is too little ink to be a digit.
+    """
+    ink = np.nan_to_num(np.asarray(ink, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    ink = np.clip(ink, 0.0, 1.0)
+    rows, cols = np.nonzero(ink > 0.5)
+    if len(rows) < MIN_INK_PIXELS:
+        return None
+    crop = ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+    height, width = crop.shape
+    scale = DIGIT_BOX / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    interpolation = cv.INTER_AREA if scale < 1 else cv.INTER_LINEAR
+    digit = np.clip(cv.resize(crop, size, interpolation=interpolation), 0.0, 1.0)
+    return _centre_by_mass(digit)
+
+
+def _centre_by_mass(digit: np.ndarray) -> np.ndarray | None:
+    total = float(digit.sum())
+    if total <= 0:
+        return None
+    height, width = digit.shape
+    centre_row = float(digit.sum(axis=1) @ np.arange(height)) / total
+    centre_col = float(digit.sum(axis=0) @ np.arange(width)) / total
+    middle = IMAGE_SIDE / 2 - 0.5
+    top = int(np.clip(round(middle - centre_row), 0, IMAGE_SIDE - height))
+    left = int(np.clip(round(middle - centre_col), 0, IMAGE_SIDE - width))
+    frame = np.zeros((IMAGE_SIDE, IMAGE_SIDE), np.float32)
+    frame[top: top + height, left: left + width] = digit
+    return frame
+
+
+def to_numeral(image: np.ndarray) -> np.ndarray | None:
+    """One digit's region of a page (grey or BGR, light paper, dark ink) as the model's 28x28 input.
+
+    Returns:
+        float32 (28, 28) in [0, 1], ink high; None for a blank region (no digit, never a guess).
+    """
+    return normalise(ink_map(as_gray(image)))
+
+
+def _odd(value: int) -> int:
+    return value if value % 2 else value + 1

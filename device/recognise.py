@@ -1,0 +1,91 @@
+"""recognise(page) -> Result: the pure core every mode shares (GUI, recognize, camera, bench)."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from device.contract import to_model_input
+from device.layout import Rect, find_boxes, segment_free
+from device.numeral import normalise, to_numeral
+from device.runtime import Classifier
+
+LAYOUTS = ("auto", "boxed", "free")
+LOW_CONFIDENCE = 0.6  # below this a digit is shown with a mark, and camera mode does not trust it
+
+
+@dataclass(frozen=True)
+class Digit:
+    digit: int | None          # None: blank or unreadable position
+    confidence: float | None
+
+    @property
+    def low_confidence(self) -> bool:
+        return self.confidence is not None and self.confidence < LOW_CONFIDENCE
+
+    def as_json(self) -> dict:
+        return {"digit": self.digit, "confidence": None if self.confidence is None else round(self.confidence, 4)}
+
+
+@dataclass(frozen=True)
+class Result:
+    digits: list[Digit]
+    layout: str
+    regions: list[Rect]                       # where each digit was read, in page pixels
+    numerals: list[np.ndarray | None] = field(repr=False)  # the model inputs, None where blank
+    preprocess_ms: float = 0.0
+    invoke_ms: float = 0.0
+
+    @property
+    def zip(self) -> str:
+        return "".join("?" if d.digit is None else str(d.digit) for d in self.digits)
+
+    @property
+    def ms(self) -> float:
+        return self.preprocess_ms + self.invoke_ms
+
+
+def recognise(page: np.ndarray, classifier: Classifier, layout: str = "auto", digits: int = 5) -> Result:
+    """Read the digits on a BGR page.
+
+    Args:
+        layout: "boxed" reads inside the red boxes, "free" segments handwriting, "auto" picks
+            boxed when red boxes are found.
+        digits: how many digits free handwriting holds (boxed pages have one per box).
+    """
+    started = time.perf_counter()
+    chosen, regions, numerals = _numerals(page, layout, digits)
+    prepared = time.perf_counter()
+    present = [n for n in numerals if n is not None]
+    probabilities = classifier.predict(to_model_input(np.stack(present))) if present else np.zeros((0, 10))
+    finished = time.perf_counter()
+    return Result(_read(numerals, probabilities), chosen, regions, numerals,
+                  (prepared - started) * 1e3, (finished - prepared) * 1e3)
+
+
+def _numerals(page: np.ndarray, layout: str, digits: int) -> tuple[str, list[Rect], list[np.ndarray | None]]:
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    boxes = find_boxes(page) if layout in ("auto", "boxed") else []
+    if boxes:
+        return "boxed", boxes, [to_numeral(box.crop(page)) for box in boxes]
+    if layout == "boxed":
+        raise ValueError("no red boxes found; use --layout free for handwriting without boxes")
+    ink, groups = segment_free(page, digits)
+    numerals = [normalise(group.crop(ink)) for group in groups]
+    missing = digits - len(groups)  # fewer ink groups than digits: the rest are unreadable
+    return "free", groups, numerals + [None] * max(missing, 0)
+
+
+def _read(numerals: list[np.ndarray | None], probabilities: np.ndarray) -> list[Digit]:
+    rows = iter(probabilities)
+    digits = []
+    for numeral in numerals:
+        if numeral is None:
+            digits.append(Digit(None, None))
+        else:
+            row = next(rows)
+            best = int(np.argmax(row))
+            digits.append(Digit(best, float(row[best])))
+    return digits

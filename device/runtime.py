@@ -1,0 +1,206 @@
+"""The TFLite runtime, wrapped once: choose an interpreter, check the model, run a batch.
+
+tflite-runtime is the Raspberry Pi's interpreter (Linux, Python <= 3.11); ai-edge-litert is its
+successor everywhere else; TensorFlow's own interpreter is a last resort on a development machine.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from device.contract import INPUT_CONTRACT, INPUT_SIZE
+from device.probe import probe
+
+RUNTIMES = ("tflite_runtime", "ai_edge_litert", "tensorflow")
+_MODULES = {"tflite_runtime": "tflite_runtime.interpreter", "ai_edge_litert": "ai_edge_litert.interpreter",
+            "tensorflow": "tensorflow.lite"}
+_DISTRIBUTIONS = {"tflite_runtime": "tflite-runtime", "ai_edge_litert": "ai-edge-litert", "tensorflow": "tensorflow"}
+INSTALL_HINT = {"tflite_runtime": "pip install tflite-runtime==2.14.0", "ai_edge_litert": "pip install ai-edge-litert==2.3.0",
+                "tensorflow": "pip install tensorflow==2.21.0"}
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "dmlp_int8.tflite"
+# A deployed MLP is a few MB; anything far bigger is not ours and is refused before it is read.
+MAX_MODEL_BYTES = 64 * 1024 * 1024
+
+
+class ModelError(Exception):
+    """The model or its runtime cannot be used. The message is one line naming the file and what to do."""
+
+
+@dataclass(frozen=True)
+class Quantisation:
+    dtype: np.dtype
+    scale: float
+    zero_point: int
+
+    @property
+    def is_quantised(self) -> bool:
+        return self.scale != 0.0
+
+
+def available_runtime(preferred: str | None = None) -> str:
+    """The first importable runtime, or `preferred` if given and importable.
+
+    Raises:
+        ModelError: when the forced runtime, or every runtime, is missing.
+    """
+    for name in ([preferred] if preferred else RUNTIMES):
+        try:
+            importlib.import_module(_MODULES[name])
+            return name
+        except ImportError:
+            continue
+    if preferred:
+        raise ModelError(f"runtime {preferred} is not installed: {INSTALL_HINT[preferred]}")
+    raise ModelError("no TFLite runtime is installed: pip install -r device/requirements.txt")
+
+
+def runtime_version(name: str) -> str:
+    try:
+        return importlib.metadata.version(_DISTRIBUTIONS[name])
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def make_interpreter(model_content: bytes, threads: int | None = None, runtime: str | None = None):
+    """Build an interpreter for `model_content` in the chosen (or first available) runtime.
+
+    Returns:
+        (interpreter, runtime name). Tensors are not yet allocated.
+    """
+    name = available_runtime(runtime)
+    module = importlib.import_module(_MODULES[name])
+    interpreter = module.Interpreter(model_content=model_content, num_threads=threads)
+    return interpreter, name
+
+
+def sidecar_path(model_path: Path) -> Path:
+    return model_path.with_suffix(".json")
+
+
+def read_sidecar(model_path: Path) -> dict:
+    """The model's JSON, checked for the fields device/ relies on."""
+    path = sidecar_path(model_path)
+    if not path.is_file():
+        raise ModelError(f"{path}: missing; every model needs the JSON that convert/ writes beside it "
+                         "(run make convert, or copy the JSON with the model)")
+    try:
+        sidecar = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelError(f"{path}: not valid JSON ({error}); copy it again with its model, or rerun make convert") from None
+    if not isinstance(sidecar, dict) or not isinstance(sidecar.get("sha256"), str) or not isinstance(sidecar.get("input"), dict):
+        raise ModelError(f"{path}: not a ziplite model description (needs sha256 and input); rerun make convert")
+    contract = sidecar["input"]
+    for key in ("shape", "range", "ink"):
+        if contract.get(key) != INPUT_CONTRACT[key]:
+            raise ModelError(f"{path}: input {key} is {contract.get(key)!r}, this recogniser feeds {INPUT_CONTRACT[key]!r}")
+    return sidecar
+
+
+def read_model_bytes(model_path: Path, sidecar: dict) -> bytes:
+    """The model's bytes, once they match the JSON's sha256 and look like a TFLite flatbuffer.
+
+    The interpreter can crash the process on a malformed flatbuffer, so nothing reaches it
+    unless it is byte-for-byte the file that convert/ verified.
+    """
+    size = model_path.stat().st_size
+    if size > MAX_MODEL_BYTES:
+        raise ModelError(f"{model_path}: {size} bytes is too large for a ziplite model")
+    content = model_path.read_bytes()
+    if hashlib.sha256(content).hexdigest() != sidecar["sha256"]:
+        raise ModelError(f"{model_path}: sha256 does not match {sidecar_path(model_path).name}; "
+                         "the file is damaged or was replaced: copy it again, or rerun make convert")
+    if len(content) < 8 or content[4:8] != b"TFL3":
+        raise ModelError(f"{model_path}: not a TFLite flatbuffer (no TFL3 identifier)")
+    return content
+
+
+class Classifier:
+    """A digit classifier over one .tflite model: float (N, 784) inputs in, (N, 10) probabilities out."""
+
+    def __init__(self, model_path: str | os.PathLike = DEFAULT_MODEL, threads: int | None = None,
+                 runtime: str | None = None):
+        self.path = Path(model_path)
+        if not self.path.is_file():
+            raise ModelError(f"{self.path}: no such model file (make convert writes it; --model chooses another)")
+        self.sidecar = read_sidecar(self.path)
+        content = read_model_bytes(self.path, self.sidecar)
+        name = available_runtime(runtime)
+        self._refuse_if_unsupported(name)
+        problem = probe(content, self.sidecar["sha256"], name, runtime_version(name))
+        if problem:
+            raise ModelError(f"{self.path}: {problem}; copy it again, or rerun make convert")
+        try:
+            self._interpreter, self.runtime = make_interpreter(content, threads, name)
+        except (ValueError, RuntimeError) as error:
+            raise ModelError(f"{self.path}: {name} cannot load it ({_first_line(error)})") from None
+        self.runtime_version = runtime_version(self.runtime)
+        self.labels = self.sidecar.get("labels") or INPUT_CONTRACT["labels"]
+        self._check_signature()
+        self._batch = 0
+
+    def _refuse_if_unsupported(self, runtime: str) -> None:
+        verdict = (self.sidecar.get("runtimes") or {}).get(runtime)
+        if isinstance(verdict, dict) and verdict.get("loads") is False:
+            others = [name for name, v in self.sidecar["runtimes"].items() if isinstance(v, dict) and v.get("loads")]
+            hint = f"install {others[0]} ({INSTALL_HINT.get(others[0], others[0])}) and pass --runtime {others[0]}" if others else "use another model"
+            raise ModelError(f"{self.path}: {runtime} {runtime_version(runtime)} cannot run this model "
+                             f"({verdict.get('reason', 'see its JSON')}); {hint}")
+
+    def _check_signature(self) -> None:
+        inputs, outputs = self._interpreter.get_input_details(), self._interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelError(f"{self.path}: expected one input and one output, found {len(inputs)} and {len(outputs)}")
+        in_shape, out_shape = list(inputs[0]["shape"]), list(outputs[0]["shape"])
+        if len(in_shape) != 2 or in_shape[1] != INPUT_SIZE:
+            raise ModelError(f"{self.path}: input shape {in_shape}, this recogniser feeds [batch, {INPUT_SIZE}]")
+        if len(out_shape) != 2 or out_shape[1] != len(self.labels) or len(self.labels) != 10:
+            raise ModelError(f"{self.path}: output shape {out_shape}, expected [batch, 10] digit scores")
+        self._input_index, self._output_index = inputs[0]["index"], outputs[0]["index"]
+        self.input_quant = _quantisation(inputs[0])
+        self.output_quant = _quantisation(outputs[0])
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """Probabilities (N, 10) for float32 inputs (N, 784) in [0, 1]."""
+        batch = np.asarray(batch, dtype=np.float32).reshape(-1, INPUT_SIZE)
+        if len(batch) == 0:
+            return np.zeros((0, 10), np.float32)
+        self._resize(len(batch))
+        self._interpreter.set_tensor(self._input_index, _quantise(batch, self.input_quant))
+        self._interpreter.invoke()
+        return _dequantise(self._interpreter.get_tensor(self._output_index), self.output_quant)
+
+    def _resize(self, batch_size: int) -> None:
+        if batch_size != self._batch:
+            self._interpreter.resize_tensor_input(self._input_index, [batch_size, INPUT_SIZE])
+            self._interpreter.allocate_tensors()
+            self._batch = batch_size
+
+
+def _quantisation(detail: dict) -> Quantisation:
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    return Quantisation(np.dtype(detail["dtype"]), float(scale), int(zero_point))
+
+
+def _quantise(batch: np.ndarray, quant: Quantisation) -> np.ndarray:
+    if not quant.is_quantised:
+        return batch.astype(quant.dtype)
+    info = np.iinfo(quant.dtype)
+    return np.clip(np.round(batch / quant.scale + quant.zero_point), info.min, info.max).astype(quant.dtype)
+
+
+def _dequantise(output: np.ndarray, quant: Quantisation) -> np.ndarray:
+    if not quant.is_quantised:
+        return output.astype(np.float32)
+    return ((output.astype(np.float32) - quant.zero_point) * quant.scale).astype(np.float32)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[-1] if text else type(error).__name__

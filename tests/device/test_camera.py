@@ -1,0 +1,45 @@
+"""Camera mode on a video file and on a folder of images (no camera in CI, the same code path)."""
+import json
+import shutil
+
+import cv2 as cv
+import numpy as np
+
+from conftest import ROOT, run
+
+
+def test_folder_of_images(tmp_path):
+    truth = json.loads((ROOT / "device/samples/truth.json").read_text())
+    for name in ("free_3.png", "photo_4.png"):
+        shutil.copy(ROOT / "device/samples" / name, tmp_path / name)
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG broken")
+    (tmp_path / "notes.txt").write_text("not a frame")
+    done = run(["-m", "device", "camera", "--source", str(tmp_path), "--no-window", "--json"])
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert done.returncode == 1 and "Traceback" not in done.stderr  # one frame was unreadable
+    assert [line["frame"].split("/")[-1] for line in lines] == ["broken.png", "free_3.png", "photo_4.png"]
+    assert "error" in lines[0]
+    assert lines[1]["zip"] == truth["free_3.png"] and lines[2]["zip"] == truth["photo_4.png"]
+
+
+def test_video_file(tmp_path):
+    page = cv.imread(str(ROOT / "device/samples/free_3.png"))
+    frame = np.full((480, 640, 3), 235, np.uint8)
+    frame[100: 100 + page.shape[0], 40: 40 + page.shape[1]] = page[:, : 600]
+    video = tmp_path / "held_up.avi"
+    writer = cv.VideoWriter(str(video), cv.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
+    for shift in range(6):  # the paper drifts a little, as in a hand
+        writer.write(np.roll(frame, shift * 3, axis=1))
+    writer.release()
+    done = run(["-m", "device", "camera", "--source", str(video), "--no-window", "--json"])
+    assert done.returncode == 0, done.stderr
+    zips = [json.loads(line)["zip"] for line in done.stdout.splitlines()]
+    truth = json.loads((ROOT / "device/samples/truth.json").read_text())["free_3.png"]
+    assert len(zips) == 6 and zips.count(truth) >= 5
+
+
+def test_a_source_that_is_not_a_video_is_one_clear_line(tmp_path):
+    fake = tmp_path / "fake.mp4"
+    fake.write_text("not a video")
+    done = run(["-m", "device", "camera", "--source", str(fake), "--no-window"])
+    assert done.returncode == 1 and "cannot open" in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,21 @@
+"""One real, brief training run (1 epoch of each chapter model on the real MNIST), shared by the suite."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from conftest import run  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, mnist_path) -> dict:
+    """models/ after `python -m train --epochs 1`: {'out': Path, 'stdout': str, 'reports': {name: dict}}."""
+    out = tmp_path_factory.mktemp("models")
+    done = run(["-m", "train", "--epochs", "1", "--data", str(mnist_path), "--out", str(out)], timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    reports = {name: json.loads((out / f"{name}.json").read_text()) for name in ("mlp_sgd", "mlp_adam", "dmlp")}
+    return {"out": out, "stdout": done.stdout, "reports": reports}

@@ -1,0 +1,7 @@
+from train.quiet import import_tensorflow_quietly
+
+import_tensorflow_quietly()
+
+from train.cli import main  # noqa: E402
+
+main(prog_name="python -m train")

@@ -1,0 +1,57 @@
+"""The chapter's three MNIST recipes, exactly as the book gives them (section 7.5-7.6)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+
+from device.contract import INPUT_SIZE
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One of the book's models: network, loss, optimiser and training settings."""
+
+    name: str
+    layers: tuple[tuple[int, str], ...]  # (units, activation) per Dense layer, output last
+    loss: str
+    optimizer: str
+    learning_rate: float
+    batch_size: int
+    epochs: int
+    book_accuracy: float | None  # the test accuracy the book prints, as a fraction
+
+    def build(self) -> keras.Model:
+        model = keras.Sequential([keras.Input(shape=(INPUT_SIZE,))], name=self.name)
+        for units, activation in self.layers:
+            model.add(keras.layers.Dense(units, activation=activation))
+        model.compile(loss=self.loss, optimizer=self.make_optimizer(), metrics=["accuracy"])
+        return model
+
+    def make_optimizer(self) -> keras.optimizers.Optimizer:
+        optimizers = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam}
+        return optimizers[self.optimizer](learning_rate=self.learning_rate)
+
+    def describe(self) -> dict:
+        return {
+            "layers": [{"type": "Dense", "units": units, "activation": act} for units, act in self.layers],
+            "loss": self.loss,
+            "optimizer": {"name": self.optimizer, "learning_rate": self.learning_rate},
+            "batch_size": self.batch_size,
+        }
+
+
+_SMALL_MLP = ((512, "tanh"), (10, "softmax"))
+
+RECIPES = {
+    recipe.name: recipe
+    for recipe in (
+        Recipe("mlp_sgd", _SMALL_MLP, "mean_squared_error", "sgd", 0.01, 128, 50, 0.895),
+        Recipe("mlp_adam", _SMALL_MLP, "mean_squared_error", "adam", 0.001, 128, 50, 0.9819),
+        Recipe(
+            "dmlp",
+            ((1024, "relu"), (512, "relu"), (512, "relu"), (10, "softmax")),
+            "categorical_crossentropy", "adam", 0.0001, 128, 50, None,
+        ),
+    )
+}

@@ -1,0 +1,116 @@
+"""What a training run leaves in models/: the model files, the JSON report and the plots."""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import keras
+import matplotlib
+
+matplotlib.use("Agg")  # never a blocking window: plots are files
+import matplotlib.pyplot as plt
+import tensorflow as tf
+
+from device.contract import INPUT_CONTRACT
+from device.files import atomic_path, write_json
+from device.mnist import Mnist
+from train.fit import Trained, TrainOptions
+from train.recipes import Recipe
+
+BOOK_MODEL_FILE = "dmlp_trained.h5"  # the name and format the book's zip-code program loads
+
+
+def save_model(trained: Trained, name: str, out: Path) -> list[Path]:
+    """Write `<name>.keras` (and, for dmlp, the book's `.h5`) atomically; return the paths."""
+    paths = [out / f"{name}.keras"]
+    if name == "dmlp":
+        paths.append(out / BOOK_MODEL_FILE)
+    for path in paths:
+        with atomic_path(path) as tmp, _quiet_legacy_h5_warning():
+            trained.model.save(tmp)
+    return paths
+
+
+@contextlib.contextmanager
+def _quiet_legacy_h5_warning():
+    """The .h5 is written on purpose, for the book's own script; Keras' advice against it is noise here."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def write_report(trained: Trained, recipe: Recipe, name: str, data: Mnist, options: TrainOptions) -> Path:
+    """Write `<name>.json`: results, recipe, provenance and the input contract later stages read."""
+    progress = trained.progress
+    report = {
+        "name": name,
+        "recipe": recipe.name,
+        "test_accuracy": round(trained.test_accuracy, 6),
+        "test_loss": round(trained.test_loss, 6),
+        "book_accuracy": recipe.book_accuracy,
+        "architecture": recipe.describe()["layers"],
+        "optimizer": recipe.describe()["optimizer"],
+        "loss": recipe.loss,
+        "epochs": progress.epochs_done,
+        "batch_size": options.batch_size,
+        "seed": options.seed,
+        "augment": options.augment,
+        "validation": f"last {options.val_split} samples of the training split",
+        "data": {"source": data.source, "sha256": data.sha256},
+        "tensorflow_version": tf.__version__,
+        "keras_version": keras.__version__,
+        "seconds": round(progress.seconds, 1),
+        "seconds_per_epoch": round(progress.seconds / max(progress.epochs_done, 1), 2),
+        "history": {**progress.history, "epoch_seconds": progress.epoch_seconds},
+        "input": INPUT_CONTRACT,
+    }
+    path = out_path(options.out, name)
+    write_json(path, report)
+    return path
+
+
+def out_path(out: Path, name: str) -> Path:
+    return out / f"{name}.json"
+
+
+def load_report(out: Path, name: str) -> dict | None:
+    path = out_path(out, name)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def draw_plots(out: Path) -> list[Path]:
+    """Redraw every plot whose models have a report in `out`. Returns the files written."""
+    written = []
+    sgd, adam = load_report(out, "mlp_sgd"), load_report(out, "mlp_adam")
+    if sgd and adam:
+        written.append(_plot(out / "sgd_vs_adam.png", "Figure 7-4: SGD vs Adam (512-tanh MLP, MSE)", "accuracy",
+                             {"SGD": sgd, "Adam": adam}))
+    for name in ("dmlp", "dmlp_aug"):
+        report = load_report(out, name)
+        if report:
+            for metric in ("accuracy", "loss"):
+                written.append(_plot(out / f"{name}_{metric}.png", f"{name}: {metric}", metric, {name: report}))
+    return written
+
+
+def _plot(path: Path, title: str, metric: str, runs: dict[str, dict]) -> Path:
+    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=100)
+    for (label, report), colour in zip(runs.items(), ("tab:blue", "tab:orange")):
+        epochs = range(1, len(report["history"][metric]) + 1)
+        axes.plot(epochs, report["history"][metric], color=colour, label=f"{label} train")
+        axes.plot(epochs, report["history"][f"val_{metric}"], color=colour, linestyle="--", label=f"{label} validation")
+    axes.set(title=title, xlabel="epoch", ylabel=metric)
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp)
+    plt.close(figure)
+    return path
