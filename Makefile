@@ -51,8 +51,10 @@ test-device: setup
 test-pipeline: setup
 	$(PY) -m pytest tests/pipeline
 
+# Proves device/ on an emulated Raspberry Pi OS 64-bit (Debian bookworm arm64, Python 3.11) with qemu.
+# Needs qemu-user-static and debootstrap (apt). Builds .cache/pi/ once (~40 s), then ~20 s a run.
 pi-check: setup
-	@echo "not yet"; exit 1
+	$(PYTHON) pi/pi_check.py
 
 clean:
 	rm -rf $(VENV) $(DEVICE_VENV) .pytest_cache .hypothesis models/.checkpoints models/.convert-staging

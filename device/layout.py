@@ -42,25 +42,38 @@ def blank_canvas() -> np.ndarray:
 
 
 def find_boxes(image: np.ndarray) -> list[Rect]:
-    """The insides of red rectangular outlines, left to right; [] when there are none.
+    """The insides of a row of red boxes, left to right; [] when there are none.
 
-    Neighbouring boxes share their sides, so the outlines form one red component; what is
-    found instead is each enclosed non-red area that does not touch the image's border.
+    The outlines are found as red lines by projection (rows, then columns, that are mostly
+    red), not as closed contours: a digit stroke drawn across a box's edge, or JPEG fading a
+    stretch of it, breaks a contour but not a line.
     """
     if image.ndim != 3 or image.shape[2] < 3:
         return []
     blue, green, red = (image[:, :, i].astype(np.int16) for i in range(3))
-    red_mask = (red > 150) & (green < 110) & (blue < 110)
-    if red_mask.sum() < 80:
+    # Red by dominance rather than by value, so JPEG's smeared, pinkish 1-px lines still count.
+    red_mask = (red > 120) & (red - np.maximum(green, blue) > 60)
+    row_counts = red_mask.sum(axis=1)
+    if row_counts.max(initial=0) < 40:
         return []
-    count, _, stats, _ = cv.connectedComponentsWithStats((~red_mask).astype(np.uint8), connectivity=4)
-    rows, cols = red_mask.shape
+    horizontal = _line_runs(row_counts >= 0.5 * row_counts.max())
+    if len(horizontal) < 2:
+        return []
+    top, bottom = horizontal[0], horizontal[-1]
+    band = red_mask[top[1]: bottom[0]]
+    vertical = _line_runs(band.sum(axis=0) >= 0.6 * len(band)) if len(band) >= 20 else []
     boxes = []
-    for x, y, w, h, area in stats[1:]:
-        enclosed = x > 0 and y > 0 and x + w < cols and y + h < rows
-        if enclosed and w >= 20 and h >= 20 and 0.5 <= w / h <= 2 and area >= 0.9 * w * h:
-            boxes.append(Rect(int(x), int(y), int(w), int(h)))
-    return sorted(boxes, key=lambda rect: rect.x)
+    for left, right in zip(vertical, vertical[1:]):
+        box = Rect(left[1], top[1], right[0] - left[1], bottom[0] - top[1])
+        if box.w >= 20 and 0.5 <= box.w / box.h <= 2:
+            boxes.append(box)
+    return boxes
+
+
+def _line_runs(is_line: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of each run of consecutive True values: one run per (possibly thick) line."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], is_line.astype(np.int8), [0]])))
+    return [(int(start), int(end)) for start, end in zip(edges[::2], edges[1::2])]
 
 
 def segment_free(image: np.ndarray, digits: int) -> tuple[np.ndarray, list[Rect]]:

@@ -11,6 +11,10 @@ import numpy as np
 
 from device.contract import IMAGE_SIDE
 
+# Pages and numerals are small: OpenCV's thread pool costs more than it saves on them, and on a
+# 2-4 core device it competes with the interpreter's own threads.
+cv.setNumThreads(1)
+
 DIGIT_BOX = 20             # MNIST's digit box inside the 28x28 frame
 MIN_CONTRAST = 0.25        # ink must be at least this much darker than the paper around it
 SPECK_FRACTION = 0.03      # components smaller than this share of the largest are specks
@@ -52,7 +56,8 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
     if gray.size == 0:
         return np.zeros(gray.shape, np.float32)
     size = _odd(max(7, min(gray.shape) // 5))
-    kernel = cv.getStructuringElement(cv.MORPH_ELLIPSE, (size, size))
+    # A square window is separable, so this costs the same at any size; the blur rounds its corners.
+    kernel = cv.getStructuringElement(cv.MORPH_RECT, (size, size))
     paper = cv.blur(cv.dilate(gray, kernel), (size, size)).astype(np.float32)
     darkness = np.clip((paper - gray) / np.maximum(paper, 1.0), 0.0, 1.0)
     if float(darkness.max()) < MIN_CONTRAST:

@@ -10,7 +10,7 @@ import cv2 as cv
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 
 GOOD = "device/samples/boxed_1.png"
 

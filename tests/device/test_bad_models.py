@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from conftest import SHIPPED_MODEL, one_clean_line, run
+from helpers import SHIPPED_MODEL, one_clean_line, run
 
 SAMPLE = "device/samples/boxed_1.png"
 MUTANTS = 200

@@ -5,7 +5,7 @@ import shutil
 import cv2 as cv
 import numpy as np
 
-from conftest import ROOT, run
+from helpers import ROOT, run
 
 
 def test_folder_of_images(tmp_path):

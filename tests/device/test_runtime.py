@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, SHIPPED_MODEL, one_clean_line, run
+from helpers import ROOT, SHIPPED_MODEL, one_clean_line, run
 from device.files import sha256_of
 from device.runtime import Classifier, available_runtime
 

@@ -2,13 +2,9 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from conftest import run  # noqa: E402
+from helpers import run
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from conftest import DEVICE_PYTHON, one_clean_line, run
+from helpers import DEVICE_PYTHON, one_clean_line, run
 from device.files import sha256_of
 
 THRESHOLDS = {"float32": {"agreement": 1.0, "max_dp": 1e-5}, "float16": {"agreement": 0.999},

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, run
+from helpers import ROOT, run
 from device.files import sha256_of
 
 EPOCHS = 3

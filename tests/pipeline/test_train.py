@@ -6,7 +6,7 @@ import cv2 as cv
 import numpy as np
 import pytest
 
-from conftest import ROOT, one_clean_line, run
+from helpers import ROOT, one_clean_line, run
 
 
 def test_one_epoch_reaches_the_floors(trained):
