@@ -6,13 +6,15 @@ DEVICE_VENV := .venv-device
 PY := $(VENV)/bin/python
 DEVICE_PY := $(DEVICE_VENV)/bin/python
 EPOCHS ?=
+# convert/ quantises the robust dmlp when it has been trained (make train-robust), else the chapter's.
+SOURCE ?= $(firstword $(wildcard models/dmlp_aug.keras) models/dmlp.keras)
 # MNIST: set MNIST_NPZ to Keras' mnist.npz; on the team's machines it lies beside the project.
 MNIST_NPZ ?= $(wildcard $(CURDIR)/../shared/data/mnist.npz)
 export MNIST_NPZ
 # The pip cap some machines carry in /etc/xdg/pip is for PyTorch, which ziplite does not use.
 PIP_INSTALL = bin/pip install --disable-pip-version-check --no-input -q
 
-.PHONY: setup train convert run demo bench test test-device test-pipeline pi-check clean
+.PHONY: setup train train-robust convert run demo bench test test-device test-pipeline pi-check clean
 
 setup: $(VENV)/.installed $(DEVICE_VENV)/.installed
 
@@ -29,8 +31,11 @@ $(DEVICE_VENV)/.installed: device/requirements.txt device/requirements-test.txt
 train: setup
 	$(PY) -m train $(if $(EPOCHS),--epochs $(EPOCHS))
 
+train-robust: setup
+	$(PY) -m train dmlp --augment $(if $(EPOCHS),--epochs $(EPOCHS))
+
 convert: setup
-	$(PY) -m convert
+	$(PY) -m convert --source $(SOURCE)
 
 run: setup
 	$(DEVICE_PY) -m device gui

@@ -50,10 +50,11 @@ def find_boxes(image: np.ndarray) -> list[Rect]:
     """
     if image.ndim != 3 or image.shape[2] < 3:
         return []
-    blue, green, red = (image[:, :, i].astype(np.int16) for i in range(3))
+    blue, green, red = cv.split(image[:, :, :3])
     # Red by dominance rather than by value, so JPEG's smeared, pinkish 1-px lines still count.
-    red_mask = (red > 120) & (red - np.maximum(green, blue) > 60)
-    row_counts = red_mask.sum(axis=1)
+    dominance = cv.subtract(red, cv.max(green, blue))  # saturates at 0
+    red_mask = cv.min(cv.compare(red, 120, cv.CMP_GT), cv.compare(dominance, 60, cv.CMP_GT)) > 0
+    row_counts = np.count_nonzero(red_mask, axis=1)
     if row_counts.max(initial=0) < 40:
         return []
     horizontal = _line_runs(row_counts >= 0.5 * row_counts.max())
@@ -61,7 +62,7 @@ def find_boxes(image: np.ndarray) -> list[Rect]:
         return []
     top, bottom = horizontal[0], horizontal[-1]
     band = red_mask[top[1]: bottom[0]]
-    vertical = _line_runs(band.sum(axis=0) >= 0.6 * len(band)) if len(band) >= 20 else []
+    vertical = _line_runs(np.count_nonzero(band, axis=0) >= 0.6 * len(band)) if len(band) >= 20 else []
     boxes = []
     for left, right in zip(vertical, vertical[1:]):
         box = Rect(left[1], top[1], right[0] - left[1], bottom[0] - top[1])

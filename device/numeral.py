@@ -23,7 +23,9 @@ MIN_INK_PIXELS = 6         # less ink than this is a blank box, never a guess
 
 def as_gray(image: np.ndarray) -> np.ndarray:
     """Any 2D grey or 3D BGR/BGRA array of any dtype as 2D uint8, paper light, ink dark."""
-    image = np.nan_to_num(np.asarray(image), nan=255.0, posinf=255.0, neginf=0.0)
+    image = np.asarray(image)
+    if np.issubdtype(image.dtype, np.floating):
+        image = np.nan_to_num(image, nan=255.0, posinf=255.0, neginf=0.0)
     if image.ndim == 3:
         channels = image.shape[2]
         image = image[:, :, 0] if channels in (1, 2) else cv.cvtColor(_to_uint8(image[:, :, :3]), cv.COLOR_BGR2GRAY)
@@ -45,36 +47,39 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def ink_map(gray: np.ndarray) -> np.ndarray:
-    """Binary ink mask (float32 0/1) of a grey page, robust to uneven light.
+    """Binary ink mask (uint8 0/1) of a grey page, robust to uneven light.
 
     The paper's own brightness is estimated by a grey closing (a local maximum wider than any
     stroke, then smoothed), so a shadow or a gradient across a photo is not mistaken for ink.
     Ink is what is clearly darker than the paper around it, by Otsu's threshold on that
-    darkness but never less than MIN_CONTRAST; specks of noise are removed.
+    darkness but never less than MIN_CONTRAST; specks of noise are removed. All in uint8
+    OpenCV calls: this runs for every box of every recognition.
     """
     gray = as_gray(gray)
     if gray.size == 0:
-        return np.zeros(gray.shape, np.float32)
+        return np.zeros(gray.shape, np.uint8)
     size = _odd(max(7, min(gray.shape) // 5))
     # A square window is separable, so this costs the same at any size; the blur rounds its corners.
     kernel = cv.getStructuringElement(cv.MORPH_RECT, (size, size))
-    paper = cv.blur(cv.dilate(gray, kernel), (size, size)).astype(np.float32)
-    darkness = np.clip((paper - gray) / np.maximum(paper, 1.0), 0.0, 1.0)
-    if float(darkness.max()) < MIN_CONTRAST:
-        return np.zeros(gray.shape, np.float32)
-    otsu, _ = cv.threshold((darkness * 255).astype(np.uint8), 0, 255, cv.THRESH_BINARY + cv.THRESH_OTSU)
-    mask = darkness > max(MIN_CONTRAST, otsu / 255.0)
-    return remove_specks(mask).astype(np.float32)
+    paper = cv.blur(cv.dilate(gray, kernel), (size, size))
+    # darkness = (paper - gray) / paper, as 0..255
+    darkness = cv.divide(cv.subtract(paper, gray), cv.max(paper, 1), scale=255)
+    if int(darkness.max()) < MIN_CONTRAST * 255:
+        return np.zeros(gray.shape, np.uint8)
+    otsu, _ = cv.threshold(darkness, 0, 255, cv.THRESH_BINARY + cv.THRESH_OTSU)
+    _, mask = cv.threshold(darkness, max(MIN_CONTRAST * 255, otsu), 1, cv.THRESH_BINARY)
+    return remove_specks(mask)
 
 
 def remove_specks(mask: np.ndarray) -> np.ndarray:
     """Drop connected components far smaller than the largest one (noise, dust, JPEG debris)."""
-    count, labels, stats, _ = cv.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    count, labels, stats, _ = cv.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 2:
-        return mask.astype(bool)
-    areas = stats[1:, cv.CC_STAT_AREA]
-    keep = np.flatnonzero(areas >= max(2, SPECK_FRACTION * areas.max())) + 1
-    return np.isin(labels, keep)
+        return mask
+    areas = stats[:, cv.CC_STAT_AREA]
+    keep = (areas >= max(2, SPECK_FRACTION * areas[1:].max())).astype(np.uint8)
+    keep[0] = 0  # the background
+    return keep[labels]
 
 
 def normalise(ink: np.ndarray) -> np.ndarray | None:
@@ -83,12 +88,13 @@ def normalise(ink: np.ndarray) -> np.ndarray | None:
     Returns:
         float32 (28, 28) in [0, 1], ink high; or None when there is too little ink to be a digit.
     """
-    ink = np.nan_to_num(np.asarray(ink, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    ink = np.clip(ink, 0.0, 1.0)
+    ink = np.asarray(ink)
+    if ink.dtype != np.uint8:  # ink_map's masks are uint8 0/1 already; anything else is sanitised
+        ink = np.clip(np.nan_to_num(ink.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
     rows, cols = np.nonzero(ink > 0.5)
     if len(rows) < MIN_INK_PIXELS:
         return None
-    crop = ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+    crop = ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1].astype(np.float32)
     height, width = crop.shape
     scale = DIGIT_BOX / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))

@@ -4,8 +4,10 @@ device's own normalisation so the network trains on exactly what the recogniser 
 Each digit is drawn again at three times MNIST's resolution, where a stroke is 6-9 px wide and
 can be made thinner or thicker by a pixel or two. There it gets one random warp: an affine map
 (shift, scale, rotation, shear) plus an elastic distortion in the manner of Simard et al. (2003),
-a random displacement field smoothed by a Gaussian, applied by a single OpenCV remap. Keras'
-Random* layers have no stroke-width or elastic transform, hence OpenCV.
+a random displacement field smoothed by a Gaussian, applied by a single OpenCV remap. Then the
+stroke changes: half the digits are traced again with a round pen of random width (thinning from
+opencv-contrib, which only the training environment installs), the rest thickened or thinned.
+Keras' Random* layers have no stroke-width or elastic transform, hence OpenCV.
 """
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ class AugmentSettings:
     elastic_alpha: float = 2.0        # largest elastic displacement, pixels at 28x28
     elastic_sigma: float = 3.0        # smoothing of the displacement field, pixels at 28x28
     stroke_radius: tuple[int, int] = (-3, 4)  # erode (<0) or dilate (>0) radius at 3x
+    pen_redraw: float = 0.5           # chance that the digit is redrawn with a round pen instead
+    pen_radius: tuple[int, int] = (1, 6)      # that pen's radius at 3x: a fine pen to a marker
     broken: float = 0.15              # chance of a gap in a stroke
     keep_original: float = 0.25       # fraction of digits left as MNIST gave them
 
@@ -51,10 +55,13 @@ def augment_digit(image: np.ndarray, rng: np.random.Generator,
     map_x, map_y = _warp_grid(rng, settings)
     warped = cv.remap(image, map_x, map_y, interpolation=cv.INTER_LINEAR, borderMode=cv.BORDER_CONSTANT, borderValue=0)
     big = cv.resize(warped, (BIG, BIG), interpolation=cv.INTER_LINEAR)
-    ink = _change_stroke(big > 127, rng, settings)
+    if rng.random() < settings.pen_redraw:
+        ink = _redraw_with_pen(big > 127, rng, settings)
+    else:
+        ink = _change_stroke(big > 127, rng, settings)
     if rng.random() < settings.broken:
         ink = _break_stroke(ink, rng)
-    return normalise(ink.astype(np.float32))
+    return normalise(ink.astype(np.uint8))
 
 
 _GRID_Y, _GRID_X = np.mgrid[0:SIDE, 0:SIDE].astype(np.float32) - (SIDE - 1) / 2
@@ -96,6 +103,18 @@ def _change_stroke(ink: np.ndarray, rng: np.random.Generator, settings: AugmentS
         return cv.dilate(mask, pen) > 0
     thinned = cv.erode(mask, pen) > 0
     return thinned if thinned.sum() > 0.3 * ink.sum() else ink  # never thin a digit away
+
+
+def _redraw_with_pen(ink: np.ndarray, rng: np.random.Generator, settings: AugmentSettings) -> np.ndarray:
+    """The digit's one-pixel skeleton traced again with a round pen of random width.
+
+    A mouse, a pen or a marker draws strokes of one constant width, unlike MNIST's scanned
+    pencil; erosion and dilation only approximate that.
+    """
+    bones = cv.ximgproc.thinning(ink.astype(np.uint8) * 255)
+    radius = int(rng.integers(settings.pen_radius[0], settings.pen_radius[1] + 1))
+    pen = cv.getStructuringElement(cv.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv.dilate(bones, pen) > 0
 
 
 def _break_stroke(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:

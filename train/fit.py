@@ -9,6 +9,7 @@ import contextlib
 import json
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -73,20 +74,31 @@ def train(recipe: Recipe, data: Mnist, options: TrainOptions,
     targets = keras.utils.to_categorical(y_fit, 10)
     validation = (to_model_input(x_val), keras.utils.to_categorical(y_val, 10))
     model, progress = _start_or_resume(recipe, options, log)
-    for epoch in range(progress.epochs_done, options.epochs):
-        rng = np.random.default_rng([options.seed, epoch])
-        order = rng.permutation(len(x_fit))
-        images = x_fit[order] if augment is None else augment(x_fit[order], rng)
-        started = time.perf_counter()
-        result = model.fit(to_model_input(images), targets[order], batch_size=options.batch_size, epochs=1,
-                           shuffle=False, validation_data=validation, verbose=0)
-        elapsed = time.perf_counter() - started
-        _record(progress, result.history, elapsed)
-        log(_epoch_line(recipe.name, epoch + 1, options.epochs, elapsed, result.history))
-        _save_checkpoint(model, progress, options, recipe.name)
+    # The next epoch's batches are prepared while this one trains (OpenCV and numpy release the GIL).
+    with ThreadPoolExecutor(max_workers=1) as prefetch:
+        upcoming = prefetch.submit(_epoch_data, x_fit, options.seed, progress.epochs_done, augment)
+        for epoch in range(progress.epochs_done, options.epochs):
+            order, images = upcoming.result()
+            if epoch + 1 < options.epochs:
+                upcoming = prefetch.submit(_epoch_data, x_fit, options.seed, epoch + 1, augment)
+            started = time.perf_counter()
+            result = model.fit(images, targets[order], batch_size=options.batch_size, epochs=1,
+                               shuffle=False, validation_data=validation, verbose=0)
+            elapsed = time.perf_counter() - started
+            _record(progress, result.history, elapsed)
+            log(_epoch_line(recipe.name, epoch + 1, options.epochs, elapsed, result.history))
+            _save_checkpoint(model, progress, options, recipe.name)
     test_loss, test_accuracy = model.evaluate(to_model_input(data.x_test), keras.utils.to_categorical(data.y_test, 10),
                                               batch_size=1000, verbose=0)
     return Trained(model, progress, float(test_loss), float(test_accuracy))
+
+
+def _epoch_data(x_fit: np.ndarray, seed: int, epoch: int, augment) -> tuple[np.ndarray, np.ndarray]:
+    """(shuffle order, model inputs) of one epoch, from a generator seeded by (seed, epoch)."""
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(len(x_fit))
+    images = x_fit[order] if augment is None else augment(x_fit[order], rng)
+    return order, to_model_input(images)
 
 
 def _start_or_resume(recipe: Recipe, options: TrainOptions, log) -> tuple[keras.Model, Progress]:
