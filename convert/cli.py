@@ -12,7 +12,7 @@ import click
 
 from convert.calibration import representative_inputs
 from convert.modes import Mode, convert
-from convert.parity import Thresholds, failures, run_device_runtime, run_litert
+from convert.parity import ParityError, Thresholds, failures, run_device_runtime, run_litert
 from convert.report import sidecar, write_parity_report
 from device.files import sha256_of, write_bytes, write_json
 from device.mnist import DataError, load_npz
@@ -33,7 +33,7 @@ class ConvertError(click.ClickException):
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("models"), show_default=True)
 @click.option("--mode", "modes", type=click.Choice([m.value for m in Mode]), multiple=True,
               help="Modes to convert [default: all four].")
-@click.option("--calibration", type=int, default=500, show_default=True,
+@click.option("--calibration", type=click.IntRange(min=1), default=500, show_default=True,
               help="Representative training digits for int8, stratified by class (at least 100).")
 @click.option("--device-python", type=click.Path(dir_okay=False, path_type=Path),
               default=ROOT / ".venv-device" / "bin" / "python", show_default=".venv-device/bin/python",
@@ -55,7 +55,8 @@ def main(source, data, out, modes, calibration, device_python, float32_agreement
     model, origin = _load_source(source)
     mnist = _load_data(data)
     try:
-        representative = representative_inputs(mnist, calibration, val_split=5000) if Mode.INT8 in modes else None
+        representative = (representative_inputs(mnist, calibration, val_split=origin["report"]["val_split"])
+                          if Mode.INT8 in modes else None)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--calibration") from None
     from device.contract import to_model_input
@@ -91,9 +92,13 @@ def _load_source(source: Path):
         raise ConvertError(f"{source}: no such Keras model; run make train first (or pass --source)")
     try:
         report = json.loads(report_path.read_text())
-        report["input"]["labels"], report["test_accuracy"]
+        report["input"]["labels"], report["test_accuracy"], report["val_split"], report["keras_sha256"]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ConvertError(f"{report_path}: missing or not a train/ report ({error}); run make train again") from None
+    keras_sha256 = sha256_of(source)
+    if keras_sha256 != report["keras_sha256"]:
+        raise ConvertError(f"{source}: sha256 does not match {report_path.name} (the run that wrote it was cut "
+                           "short, or the file was replaced); train again")
     import keras
 
     try:
@@ -101,7 +106,7 @@ def _load_source(source: Path):
     except Exception as error:  # Keras raises many types for a damaged file; all mean the same to a user
         raise ConvertError(f"{source}: cannot load as a Keras model ({str(error).splitlines()[0][:200]})") from None
     origin = {"report": report, "keras_name": source.name, "report_name": report_path.name,
-              "keras_sha256": sha256_of(source)}
+              "keras_sha256": keras_sha256}
     return model, origin
 
 
@@ -125,11 +130,16 @@ def _convert_one(model, mode: Mode, representative, origin: dict, staging: Path,
     tensors = _tensor_details(staged)
     # A first sidecar (hash and contract) lets device/ load the staged model for the parity runs.
     write_json(staged.with_suffix(".json"), sidecar(staged, mode, origin, tensors, converter, sha256=sha))
-    parity = [run_litert(staged, data, reference, labels),
-              run_device_runtime(staged, data, reference, labels, device_python)]
+    try:
+        parity = [run_litert(staged, data, reference, labels),
+                  run_device_runtime(staged, data, reference, labels, device_python)]
+    except ParityError as error:
+        raise ConvertError(f"{mode.value}: {error}") from None
     document = sidecar(staged, mode, origin, tensors, converter, parity, sha256=sha)
     write_json(staged.with_suffix(".json"), document)
     missed = [line for p in parity for line in failures(mode, p, thresholds)]
+    if not any(p.loads for p in parity):
+        missed.append(f"{mode.value}: loads in no runtime ({'; '.join(p.reason or '' for p in parity)})")
     seconds = time.perf_counter() - started
     _print_mode(staged, mode, parity, missed, seconds)
     row = {"mode": mode.value, "file": staged.name, "size_bytes": staged.stat().st_size, "sha256": sha,

@@ -19,6 +19,14 @@ from device.evaluate import evaluate_mnist
 from device.runtime import Classifier, ModelError, runtime_version
 
 
+# What device/ says when a runtime refuses a model (as opposed to any other failure).
+LOAD_REFUSALS = ("cannot load it", "crashes loading it")
+
+
+class ParityError(Exception):
+    """A parity run failed for a reason other than the runtime refusing the model."""
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """What each mode must reach against Keras, in every runtime that loads it."""
@@ -62,7 +70,7 @@ def run_litert(model_path: Path, data: Path, reference: np.ndarray, labels: np.n
         try:
             report = evaluate_mnist(Classifier(model_path, runtime="ai_edge_litert"), data, save_probs=probs_path)
         except ModelError as error:
-            return RuntimeParity("ai_edge_litert", runtime_version("ai_edge_litert"), False, str(error))
+            return _refused("ai_edge_litert", runtime_version("ai_edge_litert"), str(error))
         return compare("ai_edge_litert", report["runtime_version"], reference, labels, np.load(probs_path),
                        report["invoke_5_ms"])
 
@@ -72,16 +80,26 @@ def run_device_runtime(model_path: Path, data: Path, reference: np.ndarray, labe
     """Parity in tflite-runtime, by running `python -m device evaluate` in .venv-device."""
     with tempfile.TemporaryDirectory() as folder:
         probs_path = Path(folder) / "probs.npy"
-        command = [str(device_python), "-m", "device", "evaluate", "--model", str(model_path), "--data", str(data),
-                   "--runtime", "tflite_runtime", "--json", "--save-probs", str(probs_path)]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                              cwd=Path(__file__).resolve().parent.parent)
+        command = [str(device_python), "-m", "device", "evaluate", "--model", str(model_path.resolve()),
+                   "--data", str(data.resolve()), "--runtime", "tflite_runtime", "--json", "--save-probs", str(probs_path)]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                                  cwd=Path(__file__).resolve().parent.parent)
+        except subprocess.TimeoutExpired:
+            raise ParityError(f"{model_path}: tflite-runtime took over 600 s to evaluate it") from None
         if done.returncode != 0:
             reason = (done.stderr.strip().splitlines() or ["no output"])[-1].removeprefix("error: ")
-            return RuntimeParity("tflite_runtime", "2.14.0", False, reason)
+            return _refused("tflite_runtime", "2.14.0", reason)
         report = json.loads(done.stdout.strip().splitlines()[-1])
         return compare("tflite_runtime", report["runtime_version"], reference, labels, np.load(probs_path),
                        report["invoke_5_ms"])
+
+
+def _refused(runtime: str, version: str, reason: str) -> RuntimeParity:
+    """A runtime that refuses the model is recorded as such; any other failure stops the conversion."""
+    if not any(refusal in reason for refusal in LOAD_REFUSALS):
+        raise ParityError(f"{runtime} parity check failed: {reason}")
+    return RuntimeParity(runtime, version, False, reason)
 
 
 def failures(mode: Mode, parity: RuntimeParity, thresholds: Thresholds) -> list[str]:

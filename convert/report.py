@@ -82,4 +82,4 @@ def _plot(rows: list[dict], keras_accuracy: float, path: Path) -> None:
 
 
 def _best(row: dict) -> float:
-    return max(p["accuracy"] for p in row["runtimes"].values() if p["loads"])
+    return max((p["accuracy"] for p in row["runtimes"].values() if p["loads"]), default=0.0)

@@ -17,6 +17,10 @@ from device.runtime import Classifier
 WINDOW = "ziplite camera"
 
 
+class SourceError(Exception):
+    """The camera or video cannot be opened. The message names it."""
+
+
 def frames(source: int | Path) -> Iterator[tuple[str, np.ndarray | None]]:
     """(name, BGR frame) from a camera index, a video file, or the images of a folder in name order.
 
@@ -31,8 +35,8 @@ def frames(source: int | Path) -> Iterator[tuple[str, np.ndarray | None]]:
         return
     capture = cv.VideoCapture(str(source) if isinstance(source, Path) else source)
     if not capture.isOpened():
-        raise click.ClickException(f"{source}: cannot open as a camera or video "
-                                   "(check the camera index, or pass --source VIDEO_OR_FOLDER)")
+        raise SourceError(f"{source}: cannot open as a camera or video "
+                          "(check the camera index, or pass --source VIDEO_OR_FOLDER)")
     try:
         index = 0
         while True:
@@ -60,6 +64,16 @@ def draw(frame: np.ndarray, result: Result, fps: float) -> np.ndarray:
 
 def run_camera(classifier: Classifier, source: int | Path, digits: int, no_window: bool, as_json: bool) -> int:
     """Recognise every frame; show it (q or closing the window quits) or print it. Returns an exit status."""
+    try:
+        return _serve(classifier, source, digits, no_window, as_json)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if not no_window:
+            cv.destroyAllWindows()
+
+
+def _serve(classifier: Classifier, source: int | Path, digits: int, no_window: bool, as_json: bool) -> int:
     unreadable = 0
     last = time.perf_counter()
     for name, frame in frames(source):
@@ -77,8 +91,13 @@ def run_camera(classifier: Classifier, source: int | Path, digits: int, no_windo
             continue
         cv.imshow(WINDOW, draw(frame, result, fps))
         key = cv.waitKey(1) & 0xFF
-        if key in (ord("q"), 27) or cv.getWindowProperty(WINDOW, cv.WND_PROP_VISIBLE) < 1:
+        if key in (ord("q"), 27) or not _window_open():
             break
-    if not no_window:
-        cv.destroyAllWindows()
     return 1 if unreadable else 0
+
+
+def _window_open() -> bool:
+    try:
+        return cv.getWindowProperty(WINDOW, cv.WND_PROP_VISIBLE) >= 1
+    except cv.error:  # some backends raise instead of answering once the window is gone
+        return False

@@ -146,15 +146,20 @@ def gui(save, classifier_args):
 @model_options
 def camera(camera_index, source, digits, no_window, as_json, classifier_args):
     """Live recognition of a handwritten number held in front of a camera."""
-    from device.camera import run_camera
+    from device.camera import SourceError, run_camera
     from device.gui import require_display
 
     if camera_index is not None and source is not None:
         raise click.BadParameter("give --camera or --source, not both", param_hint="--source")
+    if as_json and not no_window:
+        raise click.BadParameter("--json prints results, so it needs --no-window", param_hint="--json")
     if not no_window:
         require_display()
     classifier = load_classifier(classifier_args)
-    code = run_camera(classifier, source if source is not None else (camera_index or 0), digits, no_window, as_json)
+    try:
+        code = run_camera(classifier, source if source is not None else (camera_index or 0), digits, no_window, as_json)
+    except SourceError as error:
+        raise click.ClickException(str(error)) from None
     sys.exit(code)
 
 

@@ -174,15 +174,16 @@ def require_display() -> None:
     """Refuse to open a window where there is no display.
 
     Raises:
-        device.cli.UsageError: on Linux with neither DISPLAY nor WAYLAND_DISPLAY set; without
+        device.cli.UsageError: on Linux when DISPLAY is unset or does not answer; without
             this check Qt aborts the whole process (SIGABRT) when it cannot connect.
     """
     if not sys.platform.startswith("linux"):
         return
-    display, wayland = os.environ.get("DISPLAY"), os.environ.get("WAYLAND_DISPLAY")
-    if not (display or wayland):
-        problem = "neither DISPLAY nor WAYLAND_DISPLAY is set"
-    elif display and not wayland and not _x_display_answers(display):
+    # opencv-python's Qt is built for X only (xcb): under Wayland it needs XWayland's DISPLAY.
+    display = os.environ.get("DISPLAY")
+    if not display:
+        problem = "DISPLAY is not set"
+    elif not _x_display_answers(display):
         problem = f"DISPLAY={display} does not answer"
     else:
         return
@@ -214,7 +215,13 @@ def _x_display_answers(name: str) -> bool:
 def run_gui(classifier: Classifier, save_path: os.PathLike) -> None:
     """Open the drawing window and serve it until q, Esc, Ctrl-C or the window is closed."""
     drawing = Drawing()
-    cv.namedWindow(WINDOW, cv.WINDOW_AUTOSIZE | cv.WINDOW_GUI_NORMAL)  # GUI_NORMAL: no Qt toolbar
+    try:
+        cv.namedWindow(WINDOW, cv.WINDOW_AUTOSIZE | cv.WINDOW_GUI_NORMAL)  # GUI_NORMAL: no Qt toolbar
+    except cv.error:  # an OpenCV built without a GUI backend (opencv-python-headless)
+        from device.cli import UsageError
+
+        raise UsageError("this OpenCV has no window support (headless build): install opencv-python, "
+                         "or use `python -m device recognize IMAGE`") from None
     cv.setMouseCallback(WINDOW, _on_mouse, drawing)
     print(KEY_HELP, flush=True)
     try:

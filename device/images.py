@@ -5,12 +5,11 @@ import os
 import struct
 from pathlib import Path
 
-# OpenCV's own ceiling applies to formats we do not pre-check; it must be set before cv2 loads.
-MAX_PIXELS = 40_000_000  # a 12 MP phone photo is 12e6; a 20000 x 20000 bomb is 4e8
-os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
+import cv2 as cv
+import numpy as np
 
-import cv2 as cv  # noqa: E402  (after the ceiling above)
-import numpy as np  # noqa: E402
+from device import MAX_PIXELS  # also OpenCV's own ceiling, set in device/__init__.py before cv2 loads
+
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
@@ -40,7 +39,10 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if not data:
         raise ImageError("empty file (0 bytes)")
     _refuse_huge(header_size(data))
-    image = cv.imdecode(np.frombuffer(data, np.uint8), cv.IMREAD_UNCHANGED)
+    try:
+        image = cv.imdecode(np.frombuffer(data, np.uint8), cv.IMREAD_UNCHANGED)
+    except cv.error:  # OpenCV refuses formats we do not pre-check (TIFF, BMP...) above its pixel ceiling
+        raise ImageError(f"over the {MAX_PIXELS // 1_000_000} MP limit, or not an image OpenCV can decode") from None
     if image is None or image.size == 0:
         raise ImageError("not an image OpenCV can decode (or truncated)")
     return to_bgr8(image)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import cv2 as cv
 import numpy as np
 
-from device.numeral import as_gray, ink_map
+from device.numeral import MIN_EXTENT, as_gray, ink_map
 
 CANVAS_SIZE = (200, 520)   # rows, columns
 BOX_COUNT = 5
@@ -41,34 +41,55 @@ def blank_canvas() -> np.ndarray:
     return canvas
 
 
-def find_boxes(image: np.ndarray) -> list[Rect]:
+def red_mask(image: np.ndarray) -> np.ndarray:
+    """uint8 mask (1 = red) of a BGR page: the boxes' outlines.
+
+    Red by dominance rather than by value, so JPEG's smeared, pinkish 1-px lines still count.
+    """
+    blue, green, red = cv.split(image[:, :, :3])
+    dominance = cv.subtract(red, cv.max(green, blue))  # saturates at 0
+    return ((red > 120) & (dominance > 60)).view(np.uint8)
+
+
+def find_boxes(image: np.ndarray, red: np.ndarray | None = None) -> list[Rect]:
     """The insides of a row of red boxes, left to right; [] when there are none.
 
     The outlines are found as red lines by projection (rows, then columns, that are mostly
     red), not as closed contours: a digit stroke drawn across a box's edge, or JPEG fading a
-    stretch of it, breaks a contour but not a line.
+    stretch of it, breaks a contour but not a line. `red` is the page's `red_mask`, if known.
     """
     if image.ndim != 3 or image.shape[2] < 3:
         return []
-    blue, green, red = cv.split(image[:, :, :3])
-    # Red by dominance rather than by value, so JPEG's smeared, pinkish 1-px lines still count.
-    dominance = cv.subtract(red, cv.max(green, blue))  # saturates at 0
-    red_mask = cv.min(cv.compare(red, 120, cv.CMP_GT), cv.compare(dominance, 60, cv.CMP_GT)) > 0
-    row_counts = np.count_nonzero(red_mask, axis=1)
+    red = red_mask(image) if red is None else red
+    row_counts = _counts(red, axis=1)
     if row_counts.max(initial=0) < 40:
         return []
     horizontal = _line_runs(row_counts >= 0.5 * row_counts.max())
     if len(horizontal) < 2:
         return []
     top, bottom = horizontal[0], horizontal[-1]
-    band = red_mask[top[1]: bottom[0]]
-    vertical = _line_runs(np.count_nonzero(band, axis=0) >= 0.6 * len(band)) if len(band) >= 20 else []
+    band = red[top[1]: bottom[0]]
+    vertical = _line_runs(_counts(band, axis=0) >= 0.6 * len(band)) if len(band) >= 20 else []
     boxes = []
     for left, right in zip(vertical, vertical[1:]):
         box = Rect(left[1], top[1], right[0] - left[1], bottom[0] - top[1])
         if box.w >= 20 and 0.5 <= box.w / box.h <= 2:
             boxes.append(box)
     return boxes
+
+
+def _counts(mask: np.ndarray, axis: int) -> np.ndarray:
+    """Set pixels per row (axis=1) or column (axis=0) of a 0/1 mask; cv.reduce is 10x numpy's axis sum."""
+    return cv.reduce(mask, axis, cv.REDUCE_SUM, dtype=cv.CV_32S).ravel()
+
+
+def page_ink(image: np.ndarray, red: np.ndarray | None = None) -> np.ndarray:
+    """The page's ink map, with the red box outlines (if any) taken for paper."""
+    gray = as_gray(image)
+    if red is not None:
+        gray = gray.copy()
+        gray[red > 0] = 255
+    return ink_map(gray)
 
 
 def _line_runs(is_line: np.ndarray) -> list[tuple[int, int]]:
@@ -87,8 +108,8 @@ def segment_free(image: np.ndarray, digits: int) -> tuple[np.ndarray, list[Rect]
     Returns:
         (the page's ink map, one Rect per group, at most `digits` of them).
     """
-    ink = ink_map(as_gray(image))
-    groups = _overlapping_groups(ink)
+    ink = page_ink(image)
+    groups = _without_dots(_overlapping_groups(ink))
     while len(groups) > digits:
         groups = _join_closest(groups)
     while len(groups) < digits:
@@ -100,7 +121,7 @@ def segment_free(image: np.ndarray, digits: int) -> tuple[np.ndarray, list[Rect]
 
 
 def _overlapping_groups(ink: np.ndarray) -> list[Rect]:
-    count, _, stats, _ = cv.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    count, _, stats, _ = cv.connectedComponentsWithStats(ink, connectivity=8)
     rects = sorted((Rect(*map(int, row[:4])) for row in stats[1:]), key=lambda rect: rect.x)
     groups: list[Rect] = []
     for rect in rects:
@@ -109,6 +130,14 @@ def _overlapping_groups(ink: np.ndarray) -> list[Rect]:
         else:
             groups.append(rect)
     return groups
+
+
+def _without_dots(groups: list[Rect]) -> list[Rect]:
+    """Drop marks far smaller than the tallest group: a dot or a slip of the pen is not a digit."""
+    if not groups:
+        return groups
+    tallest = max(group.h for group in groups)
+    return [group for group in groups if max(group.w, group.h) >= MIN_EXTENT * 2 * tallest]
 
 
 def _overlap(a: Rect, b: Rect) -> int:
@@ -131,7 +160,7 @@ def _split_widest(groups: list[Rect], ink: np.ndarray) -> list[Rect] | None:
         return None
     i = max(range(len(groups)), key=lambda k: groups[k].w / max(groups[k].h, 1))
     rect = groups[i]
-    if rect.w < 0.9 * rect.h:  # as narrow as one digit: nothing to split
+    if rect.w < 0.9 * rect.h or rect.w < 8:  # as narrow as one digit: nothing to split
         return None
     profile = rect.crop(ink).sum(axis=0)
     middle = slice(rect.w // 4, 3 * rect.w // 4)

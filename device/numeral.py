@@ -19,6 +19,7 @@ DIGIT_BOX = 20             # MNIST's digit box inside the 28x28 frame
 MIN_CONTRAST = 0.25        # ink must be at least this much darker than the paper around it
 SPECK_FRACTION = 0.03      # components smaller than this share of the largest are specks
 MIN_INK_PIXELS = 6         # less ink than this is a blank box, never a guess
+MIN_EXTENT = 0.15          # nor is a mark smaller than this share of its region (a dot, a slip)
 
 
 def as_gray(image: np.ndarray) -> np.ndarray:
@@ -76,26 +77,36 @@ def remove_specks(mask: np.ndarray) -> np.ndarray:
     count, labels, stats, _ = cv.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 2:
         return mask
-    areas = stats[:, cv.CC_STAT_AREA]
-    keep = (areas >= max(2, SPECK_FRACTION * areas[1:].max())).astype(np.uint8)
-    keep[0] = 0  # the background
-    return keep[labels]
+    areas = stats[1:, cv.CC_STAT_AREA]
+    specks = np.flatnonzero(areas < max(2, SPECK_FRACTION * areas.max())) + 1
+    if len(specks) == 0:
+        return mask
+    cleaned = mask.copy()
+    for label in specks:  # each speck is cleared inside its own small bounding box only
+        x, y, w, h = stats[label, :4]
+        window = cleaned[y: y + h, x: x + w]
+        window[labels[y: y + h, x: x + w] == label] = 0
+    return cleaned
 
 
 def normalise(ink: np.ndarray) -> np.ndarray | None:
-    """MNIST's normalisation of an ink map: crop, fit the longest side to 20 px, centre of mass to the middle.
+    """MNIST's normalisation of a region's ink map: crop, fit the longest side to 20 px, centre of mass to the middle.
 
     Returns:
-        float32 (28, 28) in [0, 1], ink high; or None when there is too little ink to be a digit.
+        float32 (28, 28) in [0, 1], ink high; or None when the region holds too little ink to be
+        a digit: fewer than MIN_INK_PIXELS, or a mark whose longest side is under MIN_EXTENT of
+        the region's shorter side (a dot in a box is blank, never a guess).
     """
     ink = np.asarray(ink)
     if ink.dtype != np.uint8:  # ink_map's masks are uint8 0/1 already; anything else is sanitised
         ink = np.clip(np.nan_to_num(ink.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
-    rows, cols = np.nonzero(ink > 0.5)
-    if len(rows) < MIN_INK_PIXELS:
+        ink = (ink > 0.5).astype(np.uint8)
+    if ink.ndim != 2 or ink.size == 0 or cv.countNonZero(ink) < MIN_INK_PIXELS:
         return None
-    crop = ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1].astype(np.float32)
-    height, width = crop.shape
+    left, top, width, height = cv.boundingRect(ink)
+    if max(width, height) < MIN_EXTENT * min(ink.shape):
+        return None
+    crop = ink[top: top + height, left: left + width].astype(np.float32)
     scale = DIGIT_BOX / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     interpolation = cv.INTER_AREA if scale < 1 else cv.INTER_LINEAR
@@ -104,15 +115,13 @@ def normalise(ink: np.ndarray) -> np.ndarray | None:
 
 
 def _centre_by_mass(digit: np.ndarray) -> np.ndarray | None:
-    total = float(digit.sum())
-    if total <= 0:
+    moments = cv.moments(digit)
+    if moments["m00"] <= 0:
         return None
     height, width = digit.shape
-    centre_row = float(digit.sum(axis=1) @ np.arange(height)) / total
-    centre_col = float(digit.sum(axis=0) @ np.arange(width)) / total
     middle = IMAGE_SIDE / 2 - 0.5
-    top = int(np.clip(round(middle - centre_row), 0, IMAGE_SIDE - height))
-    left = int(np.clip(round(middle - centre_col), 0, IMAGE_SIDE - width))
+    top = int(np.clip(round(middle - moments["m01"] / moments["m00"]), 0, IMAGE_SIDE - height))
+    left = int(np.clip(round(middle - moments["m10"] / moments["m00"]), 0, IMAGE_SIDE - width))
     frame = np.zeros((IMAGE_SIDE, IMAGE_SIDE), np.float32)
     frame[top: top + height, left: left + width] = digit
     return frame

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from device.contract import to_model_input
-from device.layout import Rect, find_boxes, segment_free
-from device.numeral import normalise, to_numeral
+from device.layout import Rect, find_boxes, page_ink, red_mask, segment_free
+from device.numeral import normalise
 from device.runtime import Classifier
 
 LAYOUTS = ("auto", "boxed", "free")
@@ -60,16 +60,20 @@ def recognise(page: np.ndarray, classifier: Classifier, layout: str = "auto", di
     present = [n for n in numerals if n is not None]
     probabilities = classifier.predict(to_model_input(np.stack(present))) if present else np.zeros((0, 10))
     finished = time.perf_counter()
-    return Result(_read(numerals, probabilities), chosen, regions, numerals,
+    return Result(_read(numerals, probabilities, classifier.labels), chosen, regions, numerals,
                   (prepared - started) * 1e3, (finished - prepared) * 1e3)
 
 
 def _numerals(page: np.ndarray, layout: str, digits: int) -> tuple[str, list[Rect], list[np.ndarray | None]]:
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
-    boxes = find_boxes(page) if layout in ("auto", "boxed") else []
+    red = red_mask(page) if layout in ("auto", "boxed") and page.ndim == 3 else None
+    boxes = find_boxes(page, red) if red is not None else []
     if boxes:
-        return "boxed", boxes, [to_numeral(box.crop(page)) for box in boxes]
+        # One ink map for the whole page, then one numeral per box: the same two steps as
+        # `to_numeral`, but the page's paper is estimated once instead of five times.
+        ink = page_ink(page, red)
+        return "boxed", boxes, [normalise(box.crop(ink)) for box in boxes]
     if layout == "boxed":
         raise ValueError("no red boxes found; use --layout free for handwriting without boxes")
     ink, groups = segment_free(page, digits)
@@ -78,7 +82,7 @@ def _numerals(page: np.ndarray, layout: str, digits: int) -> tuple[str, list[Rec
     return "free", groups, numerals + [None] * max(missing, 0)
 
 
-def _read(numerals: list[np.ndarray | None], probabilities: np.ndarray) -> list[Digit]:
+def _read(numerals: list[np.ndarray | None], probabilities: np.ndarray, labels: list[str]) -> list[Digit]:
     rows = iter(probabilities)
     digits = []
     for numeral in numerals:
@@ -87,5 +91,5 @@ def _read(numerals: list[np.ndarray | None], probabilities: np.ndarray) -> list[
         else:
             row = next(rows)
             best = int(np.argmax(row))
-            digits.append(Digit(best, float(row[best])))
+            digits.append(Digit(int(labels[best]), float(row[best])))
     return digits

@@ -102,6 +102,12 @@ def read_sidecar(model_path: Path) -> dict:
         raise ModelError(f"{path}: not valid JSON ({error}); copy it again with its model, or rerun make convert") from None
     if not isinstance(sidecar, dict) or not isinstance(sidecar.get("sha256"), str) or not isinstance(sidecar.get("input"), dict):
         raise ModelError(f"{path}: not a ziplite model description (needs sha256 and input); rerun make convert")
+    if "labels" in sidecar and not (isinstance(sidecar["labels"], list) and len(sidecar["labels"]) == 10
+                                    and all(isinstance(label, str) for label in sidecar["labels"])):
+        raise ModelError(f"{path}: labels must be a list of 10 strings; rerun make convert")
+    runtimes = sidecar.get("runtimes", {})
+    if not (isinstance(runtimes, dict) and all(isinstance(v, dict) for v in runtimes.values())):
+        raise ModelError(f"{path}: runtimes must map each runtime to an object; rerun make convert")
     contract = sidecar["input"]
     for key in ("shape", "range", "ink"):
         if contract.get(key) != INPUT_CONTRACT[key]:

@@ -12,7 +12,7 @@ from device.mnist import DataError
 from train import book
 from train.augment import augment_batch
 from train.data import find_mnist
-from train.fit import TrainOptions, drop_checkpoint, train
+from train.fit import InvalidSplit, ResumeMismatch, TrainOptions, drop_checkpoint, output_name, train
 from train.recipes import RECIPES
 from train.report import draw_plots, save_model, write_report
 
@@ -66,19 +66,20 @@ def main(models, epochs, batch_size, data, out, seed, val_split, resume, augment
 
 
 def _train_one(recipe, mnist, options: TrainOptions) -> tuple:
-    name = f"{recipe.name}_aug" if options.augment else recipe.name
+    name = output_name(recipe.name, options.augment)
     started = time.perf_counter()
     try:
-        trained = train(recipe, mnist, options, augment=augment_batch if options.augment else None,
-                        log=lambda line: click.echo(line.replace(recipe.name, name, 1)))
+        trained = train(recipe, mnist, options, augment=augment_batch if options.augment else None, log=click.echo)
+        # The model files first, the report (which holds their hash) last: convert/ refuses a
+        # model whose report does not match it, so a kill in between cannot pass unnoticed.
+        paths = save_model(trained, name, options.out)
+        paths.append(write_report(trained, recipe, name, mnist, options))
     except KeyboardInterrupt:
-        click.echo(f"\n{name}: interrupted; models/ is unchanged. Continue with: python -m train {recipe.name}"
-                   f"{' --augment' if options.augment else ''} --resume", err=True)
+        click.echo(f"\n{name}: interrupted; the last completed epoch is checkpointed. Continue with: "
+                   f"python -m train {recipe.name}{' --augment' if options.augment else ''} --resume", err=True)
         sys.exit(130)
-    except ValueError as error:
+    except (InvalidSplit, ResumeMismatch) as error:
         raise click.ClickException(str(error)) from None
-    paths = save_model(trained, name, options.out)
-    paths.append(write_report(trained, recipe, name, mnist, options))
     drop_checkpoint(options.out, name)
     for path in paths:
         click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

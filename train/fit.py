@@ -25,6 +25,14 @@ from train.recipes import Recipe
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
+class InvalidSplit(ValueError):
+    """--val-split leaves no training or no validation data."""
+
+
+class ResumeMismatch(ValueError):
+    """--resume was asked with options other than the checkpoint's."""
+
+
 @dataclass(frozen=True)
 class TrainOptions:
     epochs: int
@@ -57,9 +65,14 @@ class Trained:
 def split_train_validation(data: Mnist, val_split: int):
     """The last `val_split` training samples monitor each epoch; the test set is used once, at the end."""
     if not 0 < val_split < len(data.x_train):
-        raise ValueError(f"--val-split must be between 1 and {len(data.x_train) - 1}, got {val_split}")
+        raise InvalidSplit(f"--val-split must be between 1 and {len(data.x_train) - 1}, got {val_split}")
     cut = len(data.x_train) - val_split
     return (data.x_train[:cut], data.y_train[:cut]), (data.x_train[cut:], data.y_train[cut:])
+
+
+def output_name(recipe_name: str, augment: bool) -> str:
+    """The name a run's files carry: the recipe's, with _aug when trained on augmented digits."""
+    return f"{recipe_name}_aug" if augment else recipe_name
 
 
 def checkpoint_dir(out: Path, name: str) -> Path:
@@ -73,7 +86,8 @@ def train(recipe: Recipe, data: Mnist, options: TrainOptions,
     (x_fit, y_fit), (x_val, y_val) = split_train_validation(data, options.val_split)
     targets = keras.utils.to_categorical(y_fit, 10)
     validation = (to_model_input(x_val), keras.utils.to_categorical(y_val, 10))
-    model, progress = _start_or_resume(recipe, options, log)
+    name = output_name(recipe.name, options.augment)
+    model, progress = _start_or_resume(recipe, name, options, log)
     # The next epoch's batches are prepared while this one trains (OpenCV and numpy release the GIL).
     with ThreadPoolExecutor(max_workers=1) as prefetch:
         upcoming = prefetch.submit(_epoch_data, x_fit, options.seed, progress.epochs_done, augment)
@@ -86,8 +100,8 @@ def train(recipe: Recipe, data: Mnist, options: TrainOptions,
                                shuffle=False, validation_data=validation, verbose=0)
             elapsed = time.perf_counter() - started
             _record(progress, result.history, elapsed)
-            log(_epoch_line(recipe.name, epoch + 1, options.epochs, elapsed, result.history))
-            _save_checkpoint(model, progress, options, recipe.name)
+            log(_epoch_line(name, epoch + 1, options.epochs, elapsed, result.history))
+            _save_checkpoint(model, progress, options, name)
     test_loss, test_accuracy = model.evaluate(to_model_input(data.x_test), keras.utils.to_categorical(data.y_test, 10),
                                               batch_size=1000, verbose=0)
     return Trained(model, progress, float(test_loss), float(test_accuracy))
@@ -101,20 +115,20 @@ def _epoch_data(x_fit: np.ndarray, seed: int, epoch: int, augment) -> tuple[np.n
     return order, to_model_input(images)
 
 
-def _start_or_resume(recipe: Recipe, options: TrainOptions, log) -> tuple[keras.Model, Progress]:
-    folder = checkpoint_dir(options.out, recipe.name)
+def _start_or_resume(recipe: Recipe, name: str, options: TrainOptions, log) -> tuple[keras.Model, Progress]:
+    folder = checkpoint_dir(options.out, name)
     state_file = folder / "state.json"
     if options.resume and state_file.is_file():
         state = json.loads(state_file.read_text())
         if state["options"] != _comparable(options):
-            raise ValueError(f"{state_file}: checkpoint was made with {state['options']}; "
+            raise ResumeMismatch(f"{state_file}: checkpoint was made with {state['options']}; "
                              "resume with the same options, or train without --resume")
         model = keras.models.load_model(folder / state["weights"], safe_mode=True)
         progress = Progress(**state["progress"])
-        log(f"{recipe.name}: resuming after epoch {progress.epochs_done} from {folder}")
+        log(f"{name}: resuming after epoch {progress.epochs_done} from {folder}")
         return model, progress
     if options.resume:
-        log(f"{recipe.name}: no checkpoint in {folder}, starting from epoch 1")
+        log(f"{name}: no checkpoint in {folder}, starting from epoch 1")
     keras.utils.set_random_seed(options.seed)
     return recipe.build(), Progress()
 

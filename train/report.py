@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import tensorflow as tf
 
 from device.contract import INPUT_CONTRACT
-from device.files import atomic_path, write_json
+from device.files import atomic_path, sha256_of, write_json
 from device.mnist import Mnist
 from train.fit import Trained, TrainOptions
 from train.recipes import Recipe
@@ -62,7 +62,8 @@ def write_report(trained: Trained, recipe: Recipe, name: str, data: Mnist, optio
         "batch_size": options.batch_size,
         "seed": options.seed,
         "augment": options.augment,
-        "validation": f"last {options.val_split} samples of the training split",
+        "val_split": options.val_split,  # the last this many training samples: calibration avoids them too
+        "keras_sha256": sha256_of(options.out / f"{name}.keras"),
         "data": {"source": data.source, "sha256": data.sha256},
         "tensorflow_version": tf.__version__,
         "keras_version": keras.__version__,

@@ -4,6 +4,7 @@ import os
 import struct
 import subprocess
 import sys
+import tempfile
 import zlib
 
 import cv2 as cv
@@ -59,15 +60,14 @@ def bad_pages(tmp_path_factory):
 def outcome(bad_pages):
     """One `recognize --json` over every bad page and one good one, with its peak memory."""
     paths = [str(path) for path, _ in bad_pages.values()] + [GOOD]
-    child = subprocess.Popen([sys.executable, "-m", "device", "recognize", *paths, "--json"], cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    stdout, stderr = child.communicate(timeout=300)
-    # wait4 is gone once communicate() reaped the child, so read the children's peak from resource.
-    import resource
-
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen([sys.executable, "-m", "device", "recognize", *paths, "--json"], cwd=ROOT,
+                                 stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak memory
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read(), err.read()
     lines = {json.loads(line)["file"]: json.loads(line) for line in stdout.splitlines()}
-    return {"code": child.returncode, "stderr": stderr, "lines": lines, "peak_mb": peak_mb}
+    return {"code": os.waitstatus_to_exitcode(status), "stderr": stderr, "lines": lines, "peak_mb": usage.ru_maxrss / 1024}
 
 
 def test_every_page_gets_a_line_and_the_batch_goes_on(bad_pages, outcome):

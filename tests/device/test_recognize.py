@@ -10,7 +10,10 @@ from helpers import ROOT, SHIPPED_MODEL, run
 
 # The tests' own handwriting: sizes 45-90 px, every position, pen widths and slants.
 TEST_STYLE = Style(height=(45, 90))
-CANVASES_PER_LAYOUT = 40
+CANVASES_PER_LAYOUT = 100
+# A floor against regressions, under the 97% target that `make bench` measures on 200 canvases a
+# layout: on 500 digits, a model at 97% falls below 96% about one run in twenty by chance alone.
+DIGIT_FLOOR = 0.95
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +52,7 @@ def test_digit_accuracy_per_layout(rendered, readings, layout):
         read = readings[str(path)]["zip"]
         right += sum(a == b for a, b in zip(read, truth))
         total += len(truth)
-    assert right / total >= 0.97, f"{layout}: {right}/{total} digits"
+    assert right / total >= DIGIT_FLOOR, f"{layout}: {right}/{total} digits"
 
 
 @pytest.mark.parametrize("layout", ["boxed", "free", "photo"])

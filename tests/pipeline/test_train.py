@@ -96,9 +96,13 @@ def test_corrupt_and_missing_files_are_one_clear_line(tmp_path):
 
 
 def test_no_data_anywhere_names_the_three_ways(tmp_path):
-    # No --data, no MNIST_NPZ, an empty Keras cache, and no network: Keras' download fails.
+    # No --data, no MNIST_NPZ, an empty Keras cache, and a proxy that refuses: Keras' download fails
+    # here as it does offline, even on a machine with internet.
+    dead_proxy = "http://127.0.0.1:9"
     done = run(["-m", "train", "dmlp", "--out", str(tmp_path / "m")], timeout=120,
-               env={"MNIST_NPZ": "", "KERAS_HOME": str(tmp_path / "keras"), "HOME": str(tmp_path)})
+               env={"MNIST_NPZ": "", "KERAS_HOME": str(tmp_path / "keras"), "HOME": str(tmp_path),
+                    "https_proxy": dead_proxy, "HTTPS_PROXY": dead_proxy, "http_proxy": dead_proxy,
+                    "HTTP_PROXY": dead_proxy, "no_proxy": "", "NO_PROXY": ""})
     assert done.returncode != 0
     line = one_clean_line(done.stderr)
     assert "--data" in line and "MNIST_NPZ" in line and "download" in line
