@@ -9,6 +9,7 @@ import cv2 as cv
 import numpy as np
 
 from device import MAX_PIXELS  # also OpenCV's own ceiling, set in device/__init__.py before cv2 loads
+from device.numeral import to_bgr8
 
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -78,19 +79,3 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
 def _refuse_huge(size: tuple[int, int] | None) -> None:
     if size and size[0] * size[1] > MAX_PIXELS:
         raise ImageError(f"{size[0]}x{size[1]} pixels is over the {MAX_PIXELS // 1_000_000} MP limit; scale it down")
-
-
-def to_bgr8(image: np.ndarray) -> np.ndarray:
-    """Grey, BGR or BGRA of 8 or 16 bits (or float) as 3-channel uint8; alpha composited on white."""
-    if image.dtype == np.uint16:
-        image = (image // 257).astype(np.uint8)
-    elif image.dtype != np.uint8:
-        image = np.clip(np.nan_to_num(image.astype(np.float32)) * (255 if image.max() <= 1 else 1), 0, 255).astype(np.uint8)
-    if image.ndim == 2:
-        return cv.cvtColor(image, cv.COLOR_GRAY2BGR)
-    if image.shape[2] == 4:
-        alpha = image[:, :, 3:4].astype(np.float32) / 255.0
-        return (image[:, :, :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
-    if image.shape[2] == 1:
-        return cv.cvtColor(image[:, :, 0], cv.COLOR_GRAY2BGR)
-    return np.ascontiguousarray(image[:, :, :3])

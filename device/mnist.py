@@ -48,6 +48,7 @@ def load_npz(path: str | Path, splits: tuple[str, ...] = ("train", "test")) -> M
             if missing:
                 raise DataError(f"{path}: not an MNIST npz in Keras' layout (missing {', '.join(missing)})")
             for key in wanted:
+                _check_header(path, npz.zip, key)  # before a wrong-shape array is allocated
                 arrays[key] = npz[key]
     except DataError:
         raise
@@ -61,6 +62,17 @@ def load_npz(path: str | Path, splits: tuple[str, ...] = ("train", "test")) -> M
         x_test=arrays.get("x_test", empty), y_test=arrays.get("y_test", empty),
         source=str(path), sha256=sha256_of(path),
     )
+
+
+def _check_header(path: Path, archive: zipfile.ZipFile, key: str) -> None:
+    """Check an array's declared shape from its .npy header, without reading the data."""
+    with archive.open(f"{key}.npy") as member:
+        version = np.lib.format.read_magic(member)
+        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, _ = reader(member)
+    expected = EXPECTED[key][0]
+    if shape != expected:
+        raise DataError(f"{path}: {key} has shape {shape}, expected {expected}")
 
 
 def _check_array(path: Path, key: str, array: np.ndarray) -> None:

@@ -23,26 +23,39 @@ MIN_EXTENT = 0.15          # nor is a mark smaller than this share of its region
 
 
 def as_gray(image: np.ndarray) -> np.ndarray:
-    """Any 2D grey or 3D BGR/BGRA array of any dtype as 2D uint8, paper light, ink dark."""
+    """Any grey, BGR or BGRA array of any dtype as 2D uint8, paper light, ink dark."""
     image = np.asarray(image)
-    if np.issubdtype(image.dtype, np.floating):
-        image = np.nan_to_num(image, nan=255.0, posinf=255.0, neginf=0.0)
-    if image.ndim == 3:
-        channels = image.shape[2]
-        image = image[:, :, 0] if channels in (1, 2) else cv.cvtColor(_to_uint8(image[:, :, :3]), cv.COLOR_BGR2GRAY)
-    if image.ndim != 2:
-        raise ValueError(f"expected a 2D or 3D image, got shape {image.shape}")
-    return _to_uint8(image)
+    if image.ndim == 2 and image.dtype == np.uint8:
+        return image
+    return cv.cvtColor(to_bgr8(image), cv.COLOR_BGR2GRAY)
+
+
+def to_bgr8(image: np.ndarray) -> np.ndarray:
+    """Grey, grey+alpha, BGR or BGRA of any depth as 3-channel uint8, transparent areas on white paper."""
+    image = np.asarray(image)
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
+        raise ValueError(f"expected a grey, BGR or BGRA image, got shape {image.shape}")
+    image = _to_uint8(image)
+    if image.ndim == 2:
+        image = image[:, :, np.newaxis]
+    colour = image
+    if image.shape[2] in (2, 4):  # the last channel is alpha
+        colour, alpha = image[:, :, :-1], image[:, :, -1:].astype(np.float32) / 255.0
+        colour = (colour * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    if colour.shape[2] == 1:
+        return cv.cvtColor(colour, cv.COLOR_GRAY2BGR)
+    return np.ascontiguousarray(colour)
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint8:
-        return np.ascontiguousarray(image)
+        return image
     if image.dtype == np.uint16:
         return (image // 257).astype(np.uint8)
     if image.dtype == np.bool_:
         return np.where(image, 255, 0).astype(np.uint8)
-    if np.issubdtype(image.dtype, np.floating) and image.size and float(np.max(image)) <= 1.0:
+    image = np.nan_to_num(image.astype(np.float64), nan=255.0, posinf=255.0, neginf=0.0)
+    if image.size and float(np.max(image)) <= 1.0:  # floats in [0, 1]
         image = image * 255.0
     return np.clip(image, 0, 255).astype(np.uint8)
 
@@ -74,19 +87,24 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
 
 def remove_specks(mask: np.ndarray) -> np.ndarray:
     """Drop connected components far smaller than the largest one (noise, dust, JPEG debris)."""
-    count, labels, stats, _ = cv.connectedComponentsWithStats(mask, connectivity=8)
-    if count <= 2:
-        return mask
-    areas = stats[1:, cv.CC_STAT_AREA]
-    specks = np.flatnonzero(areas < max(2, SPECK_FRACTION * areas.max())) + 1
-    if len(specks) == 0:
+    # Labelling is the costliest step of a recognition: label only the part of the page with ink.
+    left, top, width, height = cv.boundingRect(mask)
+    if width == 0:
         return mask
     cleaned = mask.copy()
-    for label in specks:  # each speck is cleared inside its own small bounding box only
-        x, y, w, h = stats[label, :4]
-        window = cleaned[y: y + h, x: x + w]
-        window[labels[y: y + h, x: x + w] == label] = 0
+    _clear_specks(cleaned[top: top + height, left: left + width])
     return cleaned
+
+
+def _clear_specks(mask: np.ndarray) -> None:
+    count, labels, stats, _ = cv.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 2:
+        return
+    areas = stats[1:, cv.CC_STAT_AREA]
+    for label in np.flatnonzero(areas < max(2, SPECK_FRACTION * areas.max())) + 1:
+        x, y, w, h = stats[label, :4]  # each speck is cleared inside its own small bounding box only
+        window = mask[y: y + h, x: x + w]
+        window[labels[y: y + h, x: x + w] == label] = 0
 
 
 def normalise(ink: np.ndarray) -> np.ndarray | None:

@@ -68,7 +68,8 @@ def test_keras_file_loads_in_safe_mode_and_predicts_like_the_report(trained, mni
       "x_test": np.zeros((10000, 28, 28), np.uint8), "y_test": np.zeros(10000, np.uint8)}, "dtype float32"),
     ({"x_train": np.zeros((60000, 28, 28), np.uint8), "y_train": np.full(60000, 12, np.uint8),
       "x_test": np.zeros((10000, 28, 28), np.uint8), "y_test": np.zeros(10000, np.uint8)}, "labels outside 0..9"),
-    ({"x_train": np.zeros((60000, 28, 29), np.uint8)}, "shape"),
+    ({"x_train": np.zeros((60000, 28, 29), np.uint8), "y_train": np.zeros(60000, np.uint8),
+      "x_test": np.zeros((10000, 28, 28), np.uint8), "y_test": np.zeros(10000, np.uint8)}, "shape (60000, 28, 29)"),
 ])
 def test_bad_npz_is_one_clear_line(tmp_path, arrays, message):
     path = tmp_path / "bad.npz"
@@ -82,7 +83,10 @@ def test_bad_npz_is_one_clear_line(tmp_path, arrays, message):
 
 def test_pickled_npz_is_refused_without_unpickling(tmp_path):
     path = tmp_path / "pickled.npz"
-    np.savez(path, x_train=np.array([{"evil": 1}], dtype=object))
+    labels = np.empty(10000, dtype=object)
+    labels[:] = [{"evil": 1}] * 10000  # an object array only a pickle can hold
+    np.savez(path, x_train=np.zeros((60000, 28, 28), np.uint8), y_train=np.zeros(60000, np.uint8),
+             x_test=np.zeros((10000, 28, 28), np.uint8), y_test=labels)
     done = run(["-m", "train", "dmlp", "--data", str(path), "--out", str(tmp_path / "m")])
     assert done.returncode != 0 and "cannot read" in one_clean_line(done.stderr)
 
