@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import click
 
 from bench.accuracy import score_layout
 from bench.render import LAYOUTS
+from device.files import display_path
 from device.mnist import DataError, load_npz
 from device.runtime import DEFAULT_MODEL, Classifier, ModelError
 
@@ -36,7 +36,7 @@ def main(models, data, canvases, seed, as_json):
             raise click.ClickException(str(error)) from None
         for layout in LAYOUTS:
             score = score_layout(classifier, layout, mnist.x_test, mnist.y_test, canvases, seed)
-            name = os.path.relpath(model_path)
+            name = display_path(model_path)
             if as_json:
                 click.echo(json.dumps({"model": name, **score.__dict__}))
             else:

@@ -14,15 +14,15 @@ from convert.calibration import representative_inputs
 from convert.modes import Mode, convert
 from convert.parity import ParityError, Thresholds, failures, run_device_runtime, run_litert
 from convert.report import sidecar, write_parity_report
+from device.cli import OneLineError
 from device.files import sha256_of, write_bytes, write_json
 from device.mnist import DataError, load_npz
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class ConvertError(click.ClickException):
-    def show(self, file=None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+class ConvertError(OneLineError):
+    """The conversion cannot go on (exit status 1); models/ is left as it was."""
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -49,7 +49,7 @@ def main(source, data, out, modes, calibration, device_python, float32_agreement
     """Convert SOURCE to .tflite, check parity on all 10,000 MNIST test images in LiteRT and
     tflite-runtime, and only then install the models (the int8 one is the device's default)."""
     thresholds = Thresholds(float32_agreement, float32_max_dp, float16_agreement, max_drop_pp, quantised_agreement)
-    modes = [Mode(m) for m in modes] or list(Mode)
+    modes = [Mode(m) for m in dict.fromkeys(modes)] or list(Mode)  # a mode named twice is converted once
     if not device_python.is_file():
         raise ConvertError(f"{device_python}: no device environment to check tflite-runtime parity in; run make setup")
     model, origin = _load_source(source)

@@ -19,6 +19,7 @@ import numpy as np
 
 from device.cli import load_classifier
 from device.contract import to_model_input
+from device.files import display_path
 from device.images import read_image
 from device.recognise import recognise
 
@@ -32,7 +33,7 @@ def run_bench(classifier_args, samples: Path, repeats: int, keras_model: Path) -
     load_ms = (time.perf_counter() - started) * 1e3
     results = [recognise(pages[i % len(pages)], classifier) for i in range(repeats)]
     click.echo(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-               f"{classifier.runtime} {classifier.runtime_version}, model {os.path.relpath(classifier.path)} "
+               f"{classifier.runtime} {classifier.runtime_version}, model {display_path(classifier.path)} "
                f"({classifier.path.stat().st_size / 1e6:.2f} MB)")
     click.echo(f"{'5-digit recognition':<32} {'p50 ms':>8} {'p95 ms':>8}")
     for label, values in (("preprocess", [r.preprocess_ms for r in results]),

@@ -10,16 +10,21 @@ from pathlib import Path
 
 import click
 
+from device.files import display_path
 from device.runtime import DEFAULT_MODEL, RUNTIMES, Classifier, ModelError
 
 
-class UsageError(click.ClickException):
-    """A bad model, data file or display: one line, exit status 2."""
-
-    exit_code = 2
+class OneLineError(click.ClickException):
+    """A user's error, shown as one line on stderr: `error: what, which file, what to do`."""
 
     def show(self, file=None) -> None:
         click.echo(f"error: {self.format_message()}", err=True)
+
+
+class UsageError(OneLineError):
+    """A bad model, data file or display: exit status 2."""
+
+    exit_code = 2
 
 
 def model_options(command):
@@ -57,14 +62,14 @@ def main():
 def recognize(paths, layout, digits, as_json, classifier_args):
     """Read the zip code in each image PATH (a GUI canvas PNG, a photo or a scan)."""
     from device.images import ImageError, read_image
-    from device.recognise import recognise
+    from device.recognise import NoBoxes, recognise
 
     classifier = load_classifier(classifier_args)
     failures = 0
     for path in paths:
         try:
             result = recognise(read_image(path), classifier, layout, digits)
-        except (ImageError, ValueError) as error:
+        except (ImageError, NoBoxes) as error:
             failures += 1
             _report_error(path, str(error), as_json)
             continue
@@ -83,17 +88,10 @@ def _report_result(path: Path, result, classifier: Classifier, as_json: bool) ->
     if as_json:
         click.echo(json.dumps({"file": str(path), "zip": result.zip, "digits": [d.as_json() for d in result.digits],
                                "layout": result.layout, "runtime": classifier.runtime,
-                               "model": _display_path(classifier.path), "ms": round(result.ms, 3)}))
+                               "model": display_path(classifier.path), "ms": round(result.ms, 3)}))
         return
     confidences = " ".join("-" if d.confidence is None else f"{d.confidence:.2f}" for d in result.digits)
     click.echo(f"{path}: {result.zip}  ({result.layout}, confidence {confidences}, {result.ms:.2f} ms)")
-
-
-def _display_path(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return str(path)
 
 
 @main.command()
@@ -188,7 +186,7 @@ def demo(samples, classifier_args):
 
     truth = json.loads((samples / "truth.json").read_text())
     classifier = load_classifier(classifier_args)
-    click.echo(f"model {_display_path(classifier.path)} on {classifier.runtime} {classifier.runtime_version}")
+    click.echo(f"model {display_path(classifier.path)} on {classifier.runtime} {classifier.runtime_version}")
     right = 0
     for name, expected in truth.items():
         result = recognise(read_image(samples / name), classifier)

@@ -1,14 +1,13 @@
 """MNIST test accuracy in the device's own runtime, so a Pi can check the model it was given."""
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
 from device.contract import to_model_input
-from device.files import atomic_path
+from device.files import atomic_path, display_path
 from device.mnist import load_npz
 from device.runtime import Classifier
 
@@ -31,7 +30,7 @@ def evaluate_mnist(classifier: Classifier, data: Path, limit: int | None = None,
         with atomic_path(save_probs) as tmp, open(tmp, "wb") as handle:
             np.save(handle, probabilities)
     accuracy = float(np.mean(np.argmax(probabilities, axis=1) == labels))
-    return {"model": os.path.relpath(classifier.path), "accuracy": round(accuracy, 6), "n": int(len(labels)),
+    return {"model": display_path(classifier.path), "accuracy": round(accuracy, 6), "n": int(len(labels)),
             "runtime": classifier.runtime, "runtime_version": classifier.runtime_version, "seconds": round(seconds, 3),
             "invoke_5_ms": round(median_invoke_ms(classifier, to_model_input(images[:5])), 4)}
 

@@ -51,6 +51,14 @@ def write_json(path: str | os.PathLike, document: dict) -> None:
     write_text(path, json.dumps(document, indent=2, sort_keys=False) + "\n")
 
 
+def display_path(path: str | os.PathLike) -> str:
+    """`path` relative to the working directory when it can be (shorter in messages and JSON)."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive, on Windows
+        return str(path)
+
+
 def sha256_of(path: str | os.PathLike) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -12,7 +12,11 @@ from device.numeral import normalise
 from device.runtime import Classifier
 
 LAYOUTS = ("auto", "boxed", "free")
-LOW_CONFIDENCE = 0.6  # below this a digit is shown with a mark, and camera mode does not trust it
+LOW_CONFIDENCE = 0.6
+
+
+class NoBoxes(Exception):
+    """--layout boxed was asked for a page without the GUI's red boxes."""  # below this a digit is shown with a mark, and camera mode does not trust it
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,7 @@ def _numerals(page: np.ndarray, layout: str, digits: int) -> tuple[str, list[Rec
         ink = page_ink(page, red)
         return "boxed", boxes, [normalise(box.crop(ink)) for box in boxes]
     if layout == "boxed":
-        raise ValueError("no red boxes found; use --layout free for handwriting without boxes")
+        raise NoBoxes("no red boxes found; use --layout free for handwriting without boxes")
     ink, groups = segment_free(page, digits)
     numerals = [normalise(group.crop(ink)) for group in groups]
     missing = digits - len(groups)  # fewer ink groups than digits: the rest are unreadable

@@ -151,7 +151,7 @@ class Classifier:
         try:
             self._interpreter, self.runtime = make_interpreter(content, threads, name)
         except (ValueError, RuntimeError) as error:
-            raise ModelError(f"{self.path}: {name} cannot load it ({_first_line(error)})") from None
+            raise ModelError(f"{self.path}: {name} cannot load it ({_last_line(error)})") from None
         self.runtime_version = runtime_version(self.runtime)
         self.labels = self.sidecar.get("labels") or INPUT_CONTRACT["labels"]
         self._check_signature()
@@ -213,6 +213,6 @@ def _dequantise(output: np.ndarray, quant: Quantisation) -> np.ndarray:
     return ((output.astype(np.float32) - quant.zero_point) * quant.scale).astype(np.float32)
 
 
-def _first_line(error: BaseException) -> str:
+def _last_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[-1] if text else type(error).__name__

@@ -40,7 +40,7 @@ def main(models, epochs, batch_size, data, out, seed, val_split, resume, augment
 
     `book` prints the chapter's worked examples (OR perceptron, XOR network, example 7-5).
     """
-    models = models or tuple(RECIPES)
+    models = tuple(dict.fromkeys(models)) or tuple(RECIPES)  # a model named twice is trained once
     if augment and set(models) - {"dmlp"}:
         raise click.BadParameter("--augment applies to dmlp only", param_hint="--augment")
     if "book" in models:
