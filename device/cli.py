@@ -33,7 +33,7 @@ def model_options(command):
                   show_default="models/dmlp_int8.tflite", help="A .tflite from convert/, with its JSON beside it.")
     @click.option("--runtime", type=click.Choice(RUNTIMES), default=None,
                   help="Force a runtime [default: the first installed of tflite_runtime, ai_edge_litert, tensorflow].")
-    @click.option("--threads", type=click.IntRange(min=1), default=None, help="Interpreter threads [default: runtime's choice].")
+    @click.option("--threads", type=click.IntRange(min=1), default=None, help="Interpreter threads [default: the CPU's cores, up to 4].")
     @functools.wraps(command)
     def wrapper(*args, model_path, runtime, threads, **kwargs):
         return command(*args, classifier_args=(model_path, threads, runtime), **kwargs)

@@ -74,6 +74,11 @@ def runtime_version(name: str) -> str:
         return "unknown"
 
 
+def default_threads() -> int:
+    """All cores up to four: two halve tflite-runtime's int8 invoke here; more only add waiting."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def make_interpreter(model_content: bytes, threads: int | None = None, runtime: str | None = None):
     """Build an interpreter for `model_content` in the chosen (or first available) runtime.
 
@@ -82,7 +87,7 @@ def make_interpreter(model_content: bytes, threads: int | None = None, runtime: 
     """
     name = available_runtime(runtime)
     module = importlib.import_module(_MODULES[name])
-    interpreter = module.Interpreter(model_content=model_content, num_threads=threads)
+    interpreter = module.Interpreter(model_content=model_content, num_threads=threads or default_threads())
     return interpreter, name
 
 
