@@ -43,3 +43,19 @@ def test_a_source_that_is_not_a_video_is_one_clear_line(tmp_path):
     fake.write_text("not a video")
     done = run(["-m", "device", "camera", "--source", str(fake), "--no-window"])
     assert done.returncode == 1 and "cannot open" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_frame_shows_regions_readings_and_rate():
+    from device.camera import draw
+    from device.recognise import recognise
+    from device.runtime import Classifier
+
+    frame = cv.imread(str(ROOT / "device/samples/free_3.png"))
+    result = recognise(frame, Classifier(), "free", 5)
+    shown = draw(frame, result, fps=29.7)
+    assert np.array_equal(frame, cv.imread(str(ROOT / "device/samples/free_3.png")))  # the frame is not drawn on
+    for region in result.regions:  # each region is outlined in green (read) or orange (unsure)
+        edge = shown[region.y, region.x: region.x + region.w]
+        assert (edge[:, 1] > 100).mean() > 0.9 and (edge[:, 0] < 60).mean() > 0.9
+    bottom = shown[-30:]
+    assert ((bottom[:, :, 0] > 200) & (bottom[:, :, 2] < 60)).sum() > 100  # the blue zip-and-fps line
