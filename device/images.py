@@ -13,6 +13,7 @@ from device.numeral import to_bgr8
 
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_DECODED_BYTES = 4 * MAX_PIXELS  # an 8-bit BGRA page at the pixel limit
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 
 
@@ -49,20 +50,23 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return to_bgr8(image)
 
 
-def header_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) read from a PNG or JPEG header, without decoding any pixels.
+def header_size(data: bytes) -> tuple[int, int, int] | None:
+    """(width, height, decoded bytes per pixel) from a PNG or JPEG header, without decoding pixels.
 
     Written by hand because OpenCV has no header-only read and decoding is what must be
     avoided: a 20000 x 20000 PNG is a few hundred KB on disk and 1.2 GB in memory.
     """
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24 and data[12:16] == b"IHDR":
-        return struct.unpack(">II", data[16:24])
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 26 and data[12:16] == b"IHDR":
+        width, height = struct.unpack(">II", data[16:24])
+        bit_depth, colour_type = data[24], data[25]
+        channels = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}.get(colour_type, 4)  # palettes decode to BGR
+        return width, height, channels * (2 if bit_depth == 16 else 1)
     if data[:2] == b"\xff\xd8":
         return _jpeg_size(data)
     return None
 
 
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+def _jpeg_size(data: bytes) -> tuple[int, int, int] | None:
     offset = 2
     while offset + 9 < len(data):
         if data[offset] != 0xFF:
@@ -71,11 +75,17 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
         length = struct.unpack(">H", data[offset + 2: offset + 4])[0]
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
             height, width = struct.unpack(">HH", data[offset + 5: offset + 9])
-            return width, height
+            return width, height, data[offset + 9]  # components, one byte each
         offset += 2 + length
     return None
 
 
-def _refuse_huge(size: tuple[int, int] | None) -> None:
-    if size and size[0] * size[1] > MAX_PIXELS:
-        raise ImageError(f"{size[0]}x{size[1]} pixels is over the {MAX_PIXELS // 1_000_000} MP limit; scale it down")
+def _refuse_huge(size: tuple[int, int, int] | None) -> None:
+    if not size:
+        return
+    width, height, depth = size
+    if width * height > MAX_PIXELS:
+        raise ImageError(f"{width}x{height} pixels is over the {MAX_PIXELS // 1_000_000} MP limit; scale it down")
+    if width * height * depth > MAX_DECODED_BYTES:  # 16-bit and alpha pages are 2-8 bytes a pixel
+        raise ImageError(f"{width}x{height} at {depth} bytes a pixel is over {MAX_DECODED_BYTES // 1_000_000} MB "
+                         "decoded; save it as 8-bit, or scale it down")

@@ -53,6 +53,9 @@ def bad_pages(tmp_path_factory):
     add("deep16.png", "read", lambda p: cv.imwrite(str(p), canvas.astype(np.uint16) * 257))
     add("wrong_size.png", "read", lambda p: cv.imwrite(str(p), cv.resize(canvas, (780, 300))))
     add("photo.jpg", "read", lambda p: cv.imwrite(str(p), canvas, [cv.IMWRITE_JPEG_QUALITY, 60]))
+    # Under the pixel limit, but 16-bit RGBA: 8 bytes a pixel, 240 MB decoded. Mostly one colour, so small on disk.
+    add("deep_rgba.png", "error", lambda p: cv.imwrite(str(p), np.full((5000, 6000, 4), 65535, np.uint16)))
+    add("bomb.tif", "error", lambda p: cv.imwrite(str(p), np.zeros((7000, 7000), np.uint8)))
     return pages
 
 
@@ -76,7 +79,8 @@ def test_every_page_gets_a_line_and_the_batch_goes_on(bad_pages, outcome):
     assert outcome["lines"][GOOD]["zip"] == json.loads((ROOT / "device/samples/truth.json").read_text())["boxed_1.png"]
 
 
-@pytest.mark.parametrize("name", ["empty.png", "text.png", "truncated.png", "bomb.png", "directory.png"])
+@pytest.mark.parametrize("name", ["empty.png", "text.png", "truncated.png", "bomb.png", "directory.png",
+                                  "deep_rgba.png", "bomb.tif"])
 def test_unusable_pages_are_per_file_errors(bad_pages, outcome, name):
     line = outcome["lines"][str(bad_pages[name][0])]
     assert set(line) == {"file", "error"} and line["error"]
@@ -103,3 +107,8 @@ def test_other_depths_channels_and_sizes_read_the_same_zip(bad_pages, outcome, n
     truth = json.loads((ROOT / "device/samples/truth.json").read_text())["boxed_1.png"]
     line = outcome["lines"][str(bad_pages[name][0])]
     assert line["zip"] == truth, line
+
+
+def test_deep_pages_are_refused_by_decoded_size_and_other_formats_by_opencvs_ceiling(bad_pages, outcome):
+    assert "8 bytes a pixel" in outcome["lines"][str(bad_pages["deep_rgba.png"][0])]["error"]
+    assert "limit" in outcome["lines"][str(bad_pages["bomb.tif"][0])]["error"]
