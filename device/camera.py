@@ -53,6 +53,8 @@ def draw(frame: np.ndarray, result: Result, fps: float) -> np.ndarray:
     """The frame with each digit's region, its reading, the zip code and the frame rate drawn on it."""
     shown = frame.copy()
     for region, digit in zip(result.regions, result.digits):
+        if region is None:  # a digit missing from the page: it shows as '?' in the zip line
+            continue
         colour = (0, 160, 0) if digit.digit is not None and not digit.low_confidence else (0, 140, 255)
         cv.rectangle(shown, (region.x, region.y), (region.x + region.w, region.y + region.h), colour, 2)
         label = "?" if digit.digit is None else str(digit.digit)

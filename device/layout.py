@@ -132,6 +132,26 @@ def _overlapping_groups(ink: np.ndarray) -> list[Rect]:
     return groups
 
 
+def place_missing(groups: list[Rect], digits: int) -> list[Rect | None]:
+    """`groups` with a None wherever one of `digits` seems to be missing, left to right.
+
+    A gap between two groups that is wider than the usual gap by about a digit and a gap (the
+    pitch) held a digit that left no readable ink (too faint, rubbed out): the missing one goes
+    there. Any still missing go at the end.
+    """
+    slots: list[Rect | None] = list(groups)
+    if len(groups) >= 2:
+        gaps = [b.x - (a.x + a.w) for a, b in zip(groups, groups[1:])]
+        usual_gap = float(np.median(gaps))
+        pitch = float(np.median([g.w for g in groups])) + usual_gap
+        for gap, index in sorted(((g, i) for i, g in enumerate(gaps)), reverse=True):  # widest first
+            room = min(round((gap - usual_gap) / pitch), digits - len(slots))
+            if room > 0:
+                at = slots.index(groups[index]) + 1
+                slots[at:at] = [None] * room
+    return slots + [None] * max(digits - len(slots), 0)
+
+
 def _without_dots(groups: list[Rect]) -> list[Rect]:
     """Drop marks far smaller than the tallest group: a dot or a slip of the pen is not a digit."""
     if not groups:
@@ -160,7 +180,11 @@ def _split_widest(groups: list[Rect], ink: np.ndarray) -> list[Rect] | None:
         return None
     i = max(range(len(groups)), key=lambda k: groups[k].w / max(groups[k].h, 1))
     rect = groups[i]
-    if rect.w < 0.9 * rect.h or rect.w < 8:  # as narrow as one digit: nothing to split
+    # Two touching digits are about twice as wide as one. Some single digits (a slanted 5, a
+    # long-barred 7) are wider than tall, so the yardstick is the other digits' width when
+    # there are enough of them to tell.
+    one_digit = float(np.median([g.w for g in groups])) if len(groups) >= 3 else 0.9 * rect.h
+    if rect.w < 1.5 * one_digit or rect.w < 0.9 * rect.h or rect.w < 8:  # one digit: nothing to split
         return None
     profile = rect.crop(ink).sum(axis=0)
     middle = slice(rect.w // 4, 3 * rect.w // 4)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from device.contract import to_model_input
-from device.layout import Rect, find_boxes, page_ink, red_mask, segment_free
+from device.layout import Rect, find_boxes, page_ink, place_missing, red_mask, segment_free
 from device.numeral import normalise
 from device.runtime import Classifier
 
@@ -36,7 +36,7 @@ class Digit:
 class Result:
     digits: list[Digit]
     layout: str
-    regions: list[Rect]                       # where each digit was read, in page pixels
+    regions: list[Rect | None]                # where each digit was read, in page pixels; None: missing
     numerals: list[np.ndarray | None] = field(repr=False)  # the model inputs, None where blank
     preprocess_ms: float = 0.0
     invoke_ms: float = 0.0
@@ -68,7 +68,7 @@ def recognise(page: np.ndarray, classifier: Classifier, layout: str = "auto", di
                   (prepared - started) * 1e3, (finished - prepared) * 1e3)
 
 
-def _numerals(page: np.ndarray, layout: str, digits: int) -> tuple[str, list[Rect], list[np.ndarray | None]]:
+def _numerals(page: np.ndarray, layout: str, digits: int) -> tuple[str, list[Rect | None], list[np.ndarray | None]]:
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     red = red_mask(page) if layout in ("auto", "boxed") and page.ndim == 3 else None
@@ -81,9 +81,9 @@ def _numerals(page: np.ndarray, layout: str, digits: int) -> tuple[str, list[Rec
     if layout == "boxed":
         raise NoBoxes("no red boxes found; use --layout free for handwriting without boxes")
     ink, groups = segment_free(page, digits)
-    numerals = [normalise(group.crop(ink)) for group in groups]
-    missing = digits - len(groups)  # fewer ink groups than digits: the rest are unreadable
-    return "free", groups, numerals + [None] * max(missing, 0)
+    slots = place_missing(groups, digits)  # fewer ink groups than digits: '?' where one is missing
+    numerals = [None if slot is None else normalise(slot.crop(ink)) for slot in slots]
+    return "free", slots, numerals
 
 
 def _read(numerals: list[np.ndarray | None], probabilities: np.ndarray, labels: list[str]) -> list[Digit]:

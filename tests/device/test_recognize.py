@@ -124,3 +124,23 @@ def test_samples_in_the_repository_read_as_their_truth():
     done = run(["-m", "device", "recognize", *[f"device/samples/{name}" for name in truth], "--json"])
     read = {line["file"].split("/")[-1]: line["zip"] for line in map(json.loads, done.stdout.splitlines())}
     assert read == truth
+
+
+def test_a_digit_missing_from_free_handwriting_is_a_question_mark_in_its_place(tmp_path, mnist_path):
+    from bench.render import free_canvas
+    from device.layout import segment_free
+
+    with np.load(mnist_path) as data:
+        images, labels = data["x_test"], data["y_test"]
+    rng = np.random.default_rng(21)
+    chosen = rng.choice(len(images), size=5, replace=False)
+    page = free_canvas(images[chosen], rng, Style(height=(60, 70)))
+    _, groups = segment_free(page, 5)
+    third = groups[2]
+    page[:, third.x: third.x + third.w] = 255  # the third digit rubbed out
+    path = tmp_path / "rubbed.png"
+    cv.imwrite(str(path), page)
+    line = json.loads(run(["-m", "device", "recognize", str(path), "--layout", "free", "--json"]).stdout)
+    assert line["zip"][2] == "?" and line["digits"][2]["digit"] is None
+    truth = "".join(str(label) for label in labels[chosen])
+    assert sum(a == b for a, b in zip(line["zip"], truth)) >= 3
