@@ -45,7 +45,7 @@ demo: setup
 
 bench: setup
 	$(DEVICE_PY) -m device bench
-	$(PY) -m device bench --keras-model models/dmlp_trained.h5
+	$(PY) -m bench.book_path
 	$(DEVICE_PY) -m bench
 
 test: test-device test-pipeline

@@ -1,13 +1,14 @@
-"""`python -m device bench`: latency, start-up and memory of the recogniser, and the book's Keras path beside it.
+"""`python -m device bench`: latency, start-up and memory of the recogniser.
+
+The book's Keras path is timed beside it by `python -m bench.book_path` in .venv, where
+TensorFlow is installed: device/ never imports it.
 
 Timings are measured here and printed, never asserted in tests: they depend on the machine.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -18,13 +19,13 @@ import click
 import numpy as np
 
 from device.cli import load_classifier
-from device.contract import to_model_input
 from device.files import display_path
 from device.images import read_image
-from device.recognise import recognise
+from device.recognise import Result, recognise
 
 
-def run_bench(classifier_args, samples: Path, repeats: int, keras_model: Path) -> None:
+def run_bench(classifier_args, samples: Path, repeats: int) -> list[Result]:
+    """Time `repeats` recognitions of the sample canvases and print the table; returns the results."""
     pages = [read_image(path) for path in sorted(samples.glob("*.png"))]
     if not pages:
         raise click.ClickException(f"{samples}: no sample canvases (*.png) to time")
@@ -44,12 +45,7 @@ def run_bench(classifier_args, samples: Path, repeats: int, keras_model: Path) -
     first_result_s, peak_mb = _cold_start(classifier_args, samples)
     click.echo(f"{'process start to first result':<40} {first_result_s * 1e3:>8.0f} ms")
     click.echo(f"{'peak RSS of that process':<40} {peak_mb:>8.1f} MB")
-    if importlib.util.find_spec("tensorflow") is None:
-        click.echo("book's Keras path: skipped (TensorFlow is not installed here, as on a device)")
-    elif not keras_model.is_file():
-        click.echo(f"book's Keras path: skipped ({keras_model} not found; make train writes it)")
-    else:
-        _keras_path(keras_model, results)
+    return results
 
 
 def _cold_start(classifier_args, samples: Path) -> tuple[float, float]:
@@ -68,31 +64,3 @@ def _cold_start(classifier_args, samples: Path) -> tuple[float, float]:
             errors.seek(0)
             raise click.ClickException(f"cold start failed: {errors.read().decode(errors='replace').strip()[-300:]}")
     return elapsed, usage.ru_maxrss / 1024  # Linux reports KiB
-
-
-def _keras_path(keras_model: Path, results) -> None:
-    """The book's path on the same numerals: Keras load_model + predict, timed in this process."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import keras
-
-    started = time.perf_counter()
-    model = keras.models.load_model(keras_model, compile=False, safe_mode=True)
-    load_s = time.perf_counter() - started
-    batches = [to_model_input(np.stack([n for n in r.numerals if n is not None])) for r in results[:50]]
-    model.predict(batches[0], verbose=0)
-    times = []
-    for batch in batches:
-        started = time.perf_counter()
-        model.predict(batch, verbose=0)
-        times.append((time.perf_counter() - started) * 1e3)
-    keras_p50 = float(np.percentile(times, 50))
-    invoke_p50 = float(np.percentile([r.invoke_ms for r in results], 50))
-    preprocess_p50 = float(np.percentile([r.preprocess_ms for r in results], 50))
-    total_p50 = float(np.percentile([r.ms for r in results], 50))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    click.echo(f"book's Keras path ({keras_model.name}, TensorFlow loaded in this process):")
-    click.echo(f"  {'load_model':<30} {load_s * 1e3:>8.0f} ms")
-    click.echo(f"  {'predict, 5 digits, p50':<30} {keras_p50:>8.3f} ms")
-    click.echo(f"  {'peak RSS with TensorFlow':<30} {peak_mb:>8.0f} MB")
-    click.echo(f"  {'speed-up, invoke vs predict':<30} {keras_p50 / invoke_p50:>8.0f}x")
-    click.echo(f"  {'speed-up, whole recognition':<30} {(preprocess_p50 + keras_p50) / total_p50:>8.0f}x")

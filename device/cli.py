@@ -165,14 +165,12 @@ def camera(camera_index, source, digits, no_window, as_json, classifier_args):
 @click.option("--samples", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=Path(__file__).parent / "samples", show_default="device/samples")
 @click.option("--repeats", type=click.IntRange(min=10), default=300, show_default=True)
-@click.option("--keras-model", type=click.Path(dir_okay=False, path_type=Path), default=Path("models/dmlp_trained.h5"),
-              show_default=True, help="The book's Keras file, timed too when TensorFlow is importable.")
 @model_options
-def bench(samples, repeats, keras_model, classifier_args):
+def bench(samples, repeats, classifier_args):
     """Time a 5-digit recognition (preprocess + invoke), start-up and memory."""
     from device.bench import run_bench
 
-    run_bench(classifier_args, samples, repeats, keras_model)
+    run_bench(classifier_args, samples, repeats)
 
 
 @main.command()

@@ -1,0 +1,69 @@
+"""`python -m bench.book_path` (in .venv): the recogniser beside the book's own path, in one run.
+
+The book's program 7-7 loads `dmlp_trained.h5` with Keras and calls `model.predict`. This times
+that on the very numerals the TFLite recogniser reads, in the same process, and prints the
+ratio. It lives outside device/ because it needs TensorFlow, which device/ never imports.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+from device.bench import run_bench
+from device.contract import to_model_input
+from device.runtime import DEFAULT_MODEL
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@click.command()
+@click.option("--keras-model", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=ROOT / "models" / "dmlp_trained.h5", show_default="models/dmlp_trained.h5",
+              help="The book's Keras file (make train writes it).")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_MODEL,
+              show_default="models/dmlp_int8.tflite")
+@click.option("--samples", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=ROOT / "device" / "samples", show_default="device/samples")
+@click.option("--repeats", type=click.IntRange(min=10), default=300, show_default=True)
+def main(keras_model, model_path, samples, repeats):
+    """Time the TFLite recogniser, then Keras load_model + predict on the same numerals."""
+    results = run_bench((model_path, None, None), samples, repeats)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from train.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    import keras
+
+    started = time.perf_counter()
+    model = keras.models.load_model(keras_model, compile=False, safe_mode=True)
+    load_s = time.perf_counter() - started
+    batches = [to_model_input(np.stack([n for n in r.numerals if n is not None])) for r in results[:50]]
+    model.predict(batches[0], verbose=0)
+    times = []
+    for batch in batches:
+        started = time.perf_counter()
+        model.predict(batch, verbose=0)
+        times.append((time.perf_counter() - started) * 1e3)
+    _report(keras_model, load_s, float(np.percentile(times, 50)), results)
+
+
+def _report(keras_model: Path, load_s: float, keras_p50: float, results) -> None:
+    invoke_p50 = float(np.percentile([r.invoke_ms for r in results], 50))
+    preprocess_p50 = float(np.percentile([r.preprocess_ms for r in results], 50))
+    total_p50 = float(np.percentile([r.ms for r in results], 50))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    click.echo(f"book's Keras path ({keras_model.name}, TensorFlow loaded in this process):")
+    click.echo(f"  {'load_model':<30} {load_s * 1e3:>8.0f} ms")
+    click.echo(f"  {'predict, 5 digits, p50':<30} {keras_p50:>8.3f} ms")
+    click.echo(f"  {'peak RSS with TensorFlow':<30} {peak_mb:>8.0f} MB")
+    click.echo(f"  {'speed-up, invoke vs predict':<30} {keras_p50 / invoke_p50:>8.0f}x")
+    click.echo(f"  {'speed-up, whole recognition':<30} {(preprocess_p50 + keras_p50) / total_p50:>8.0f}x")
+
+
+if __name__ == "__main__":
+    main()
