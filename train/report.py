@@ -17,6 +17,7 @@ import tensorflow as tf
 from device.contract import INPUT_CONTRACT
 from device.files import atomic_path, sha256_of, write_json
 from device.mnist import Mnist
+from train.augment import AugmentSettings
 from train.fit import Trained, TrainOptions
 from train.recipes import Recipe
 
@@ -62,6 +63,7 @@ def write_report(trained: Trained, recipe: Recipe, name: str, data: Mnist, optio
         "batch_size": options.batch_size,
         "seed": options.seed,
         "augment": options.augment,
+        "augment_settings": asdict(AugmentSettings()) if options.augment else None,
         "val_split": options.val_split,  # the last this many training samples: calibration avoids them too
         "keras_sha256": sha256_of(options.out / f"{name}.keras"),
         "data": {"source": data.source, "sha256": data.sha256},

@@ -89,6 +89,7 @@ def test_train_with_augment_writes_dmlp_aug(tmp_path, mnist_path):
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "dmlp_aug.json").read_text())
     assert report["augment"] is True and report["recipe"] == "dmlp" and report["name"] == "dmlp_aug"
+    assert report["augment_settings"]["pen_redraw"] == AugmentSettings().pen_redraw
     assert report["test_accuracy"] >= 0.93
     assert (tmp_path / "dmlp_aug.keras").is_file() and not (tmp_path / "dmlp.keras").exists()
     assert "dmlp_aug epoch 1/1" in done.stdout
