@@ -32,10 +32,10 @@ class AugmentSettings:
     elastic_alpha: float = 2.0        # largest elastic displacement, pixels at 28x28
     elastic_sigma: float = 3.0        # smoothing of the displacement field, pixels at 28x28
     stroke_radius: tuple[int, int] = (-3, 4)  # erode (<0) or dilate (>0) radius at 3x
-    pen_redraw: float = 0.5           # chance that the digit is redrawn with a round pen instead
+    pen_redraw: float = 0.65          # chance that the digit is redrawn with a round pen instead
     pen_radius: tuple[int, int] = (1, 6)      # that pen's radius at 3x: a fine pen to a marker
-    broken: float = 0.15              # chance of a gap in a stroke
-    keep_original: float = 0.25       # fraction of digits left as MNIST gave them
+    broken: float = 0.3               # chance of a gap in a stroke
+    keep_original: float = 0.2        # fraction of digits left as MNIST gave them
 
 
 def augment_batch(images: np.ndarray, rng: np.random.Generator,
