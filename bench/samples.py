@@ -5,7 +5,6 @@ them only on purpose, then commit the PNGs and truth.json together.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click

@@ -5,7 +5,6 @@ import functools
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import click

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bench.render import Style, render
-from helpers import ROOT, SHIPPED_MODEL, run
+from helpers import ROOT, run
 
 # The tests' own handwriting: sizes 45-90 px, every position, pen widths and slants.
 TEST_STYLE = Style(height=(45, 90))

@@ -1,13 +1,10 @@
 """The shipped model in the device's own runtime, and how device/ chooses and checks a runtime."""
 import importlib.util
 import json
-import subprocess
-import sys
 
 import numpy as np
-import pytest
 
-from helpers import ROOT, SHIPPED_MODEL, one_clean_line, run
+from helpers import SHIPPED_MODEL, one_clean_line, run
 from device.files import sha256_of
 from device.runtime import Classifier, available_runtime
 

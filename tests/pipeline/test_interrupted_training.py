@@ -1,6 +1,5 @@
 """A training run killed mid-way leaves the previous models intact and resumes to the same result."""
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -1,12 +1,11 @@
 """The train stage on the real MNIST: 1 epoch of each recipe, the files it writes, and its errors."""
-import json
 import zipfile
 
 import cv2 as cv
 import numpy as np
 import pytest
 
-from helpers import ROOT, one_clean_line, run
+from helpers import one_clean_line, run
 
 
 def test_one_epoch_reaches_the_floors(trained):
