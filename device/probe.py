@@ -52,9 +52,10 @@ def _child(runtime: str) -> None:
 
 
 if __name__ == "__main__":
+    from device.runtime import last_line
+
     try:
         _child(sys.argv[1])
     except Exception as error:  # any refusal by the runtime is a "cannot load", reported by the parent
-        print(f"{type(error).__name__}: {str(error).strip().splitlines()[-1] if str(error).strip() else ''}",
-              file=sys.stderr)
+        print(f"{type(error).__name__}: {last_line(error)}", file=sys.stderr)
         sys.exit(1)

@@ -12,11 +12,11 @@ from device.numeral import normalise
 from device.runtime import Classifier
 
 LAYOUTS = ("auto", "boxed", "free")
-LOW_CONFIDENCE = 0.6
+LOW_CONFIDENCE = 0.6  # below this a digit is shown with a mark, and camera mode does not trust it
 
 
 class NoBoxes(Exception):
-    """--layout boxed was asked for a page without the GUI's red boxes."""  # below this a digit is shown with a mark, and camera mode does not trust it
+    """--layout boxed was asked for a page without the GUI's red boxes."""
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,7 @@ class Classifier:
         try:
             self._interpreter, self.runtime = make_interpreter(content, threads, name)
         except (ValueError, RuntimeError) as error:
-            raise ModelError(f"{self.path}: {name} cannot load it ({_last_line(error)})") from None
+            raise ModelError(f"{self.path}: {name} cannot load it ({last_line(error)})") from None
         self.runtime_version = runtime_version(self.runtime)
         self.labels = self.sidecar.get("labels") or INPUT_CONTRACT["labels"]
         self._check_signature()
@@ -218,6 +218,7 @@ def _dequantise(output: np.ndarray, quant: Quantisation) -> np.ndarray:
     return ((output.astype(np.float32) - quant.zero_point) * quant.scale).astype(np.float32)
 
 
-def _last_line(error: BaseException) -> str:
+def last_line(error: BaseException) -> str:
+    """The last line of an error's message (runtimes put the cause there), or its type's name."""
     text = str(error).strip()
     return text.splitlines()[-1] if text else type(error).__name__
