@@ -76,7 +76,7 @@ def _numerals(page: np.ndarray, layout: str, digits: int) -> tuple[str, list[Rec
     if boxes:
         # One ink map for the whole page, then one numeral per box: the same two steps as
         # `to_numeral`, but the page's paper is estimated once instead of five times.
-        ink = page_ink(page, red)
+        ink = page_ink(page, red).mask
         return "boxed", boxes, [normalise(box.crop(ink)) for box in boxes]
     if layout == "boxed":
         raise NoBoxes("no red boxes found; use --layout free for handwriting without boxes")
