@@ -13,7 +13,7 @@ from train import book
 from train.augment import augment_batch
 from train.data import find_mnist
 from train.fit import InvalidSplit, ResumeMismatch, TrainOptions, drop_checkpoint, output_name, train
-from train.recipes import RECIPES
+from train.recipes import RECIPES, robust
 from train.report import draw_plots, save_model, write_report
 
 
@@ -33,8 +33,8 @@ def _stop_on_sigterm(signum, frame):
               help="Training samples held out (from the end) to monitor each epoch.")
 @click.option("--resume", is_flag=True, help="Continue from the last completed epoch's checkpoint.")
 @click.option("--augment", is_flag=True,
-              help="dmlp only: train on augmented digits (shift, scale, rotation, shear, stroke width, "
-                   "elastic) and write dmlp_aug.")
+              help="dmlp only: train on augmented digits (shift, scale, rotation, shear, elastic, pen "
+                   "redraws, stroke width, gaps) with a cosine-decayed learning rate, and write dmlp_aug.")
 def main(models, epochs, batch_size, data, out, seed, val_split, resume, augment):
     """Train MODELS (default: mlp_sgd mlp_adam dmlp) with the book's recipes on MNIST.
 
@@ -55,7 +55,7 @@ def main(models, epochs, batch_size, data, out, seed, val_split, resume, augment
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     rows = []
     for name in models:
-        recipe = RECIPES[name]
+        recipe = robust(RECIPES[name]) if augment else RECIPES[name]
         options = TrainOptions(epochs=epochs or recipe.epochs, batch_size=batch_size or recipe.batch_size,
                                seed=seed, val_split=val_split, out=out, resume=resume, augment=augment)
         rows.append(_train_one(recipe, mnist, options))

@@ -95,12 +95,14 @@ def train(recipe: Recipe, data: Mnist, options: TrainOptions,
             order, images = upcoming.result()
             if epoch + 1 < options.epochs:
                 upcoming = prefetch.submit(_epoch_data, x_fit, options.seed, epoch + 1, augment)
+            learning_rate = recipe.learning_rate_at(epoch, options.epochs)
+            model.optimizer.learning_rate = learning_rate
             started = time.perf_counter()
             result = model.fit(images, targets[order], batch_size=options.batch_size, epochs=1,
                                shuffle=False, validation_data=validation, verbose=0)
             elapsed = time.perf_counter() - started
             _record(progress, result.history, elapsed)
-            log(_epoch_line(name, epoch + 1, options.epochs, elapsed, result.history))
+            log(_epoch_line(name, epoch + 1, options.epochs, elapsed, learning_rate, result.history))
             _save_checkpoint(model, progress, options, name)
     test_loss, test_accuracy = model.evaluate(to_model_input(data.x_test), keras.utils.to_categorical(data.y_test, 10),
                                               batch_size=1000, verbose=0)
@@ -147,9 +149,9 @@ def _record(progress: Progress, history: dict, elapsed: float) -> None:
     progress.epochs_done += 1
 
 
-def _epoch_line(name: str, epoch: int, epochs: int, elapsed: float, history: dict) -> str:
+def _epoch_line(name: str, epoch: int, epochs: int, elapsed: float, learning_rate: float, history: dict) -> str:
     metrics = " - ".join(f"{metric}: {history[metric][-1]:.4f}" for metric in METRICS)
-    return f"{name} epoch {epoch}/{epochs} - {elapsed:.1f}s - {metrics}"
+    return f"{name} epoch {epoch}/{epochs} - {elapsed:.1f}s - lr {learning_rate:.2e} - {metrics}"
 
 
 def _save_checkpoint(model: keras.Model, progress: Progress, options: TrainOptions, name: str) -> None:

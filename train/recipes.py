@@ -1,7 +1,8 @@
 """The chapter's three MNIST recipes, exactly as the book gives them (section 7.5-7.6)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import keras
 
@@ -20,6 +21,7 @@ class Recipe:
     batch_size: int
     epochs: int
     book_accuracy: float | None  # the test accuracy the book prints, as a fraction
+    schedule: str | None = None  # None: the book's constant learning rate; "cosine": decayed to 0 over the run
 
     def build(self) -> keras.Model:
         model = keras.Sequential([keras.Input(shape=(INPUT_SIZE,))], name=self.name)
@@ -32,11 +34,18 @@ class Recipe:
         optimizers = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam}
         return optimizers[self.optimizer](learning_rate=self.learning_rate)
 
+    def learning_rate_at(self, epoch: int, epochs: int) -> float:
+        """The learning rate of 0-based `epoch` of a run of `epochs`."""
+        if self.schedule is None:
+            return self.learning_rate
+        return self.learning_rate * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+
     def describe(self) -> dict:
         return {
             "layers": [{"type": "Dense", "units": units, "activation": act} for units, act in self.layers],
             "loss": self.loss,
-            "optimizer": {"name": self.optimizer, "learning_rate": self.learning_rate},
+            "optimizer": {"name": self.optimizer, "learning_rate": self.learning_rate,
+                          **({"schedule": self.schedule} if self.schedule else {})},
             "batch_size": self.batch_size,
         }
 
@@ -55,3 +64,13 @@ RECIPES = {
         ),
     )
 }
+
+
+def robust(recipe: Recipe) -> Recipe:
+    """The recipe `--augment` trains: the same network and loss, with a learning rate for augmented digits.
+
+    Fresh augmentations every epoch leave nothing to overfit, and the book's constant Adam 1e-4
+    underfits them: after 50 epochs the shipped v3 run fitted only 97.5% of its augmented training
+    digits, still rising. So the rate starts ten times higher and falls to zero along a cosine.
+    """
+    return replace(recipe, learning_rate=recipe.learning_rate * 10, schedule="cosine")
