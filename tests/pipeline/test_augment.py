@@ -7,6 +7,7 @@ import pytest
 
 from helpers import run
 from train.augment import AugmentSettings, augment_batch, augment_digit
+from train.recipes import RECIPES, robust
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +91,18 @@ def test_train_with_augment_writes_dmlp_aug(tmp_path, mnist_path):
     report = json.loads((tmp_path / "dmlp_aug.json").read_text())
     assert report["augment"] is True and report["recipe"] == "dmlp" and report["name"] == "dmlp_aug"
     assert report["augment_settings"]["pen_redraw"] == AugmentSettings().pen_redraw
+    assert report["optimizer"] == {"name": "adam", "learning_rate": 0.001, "schedule": "cosine"}
     assert report["test_accuracy"] >= 0.93
     assert (tmp_path / "dmlp_aug.keras").is_file() and not (tmp_path / "dmlp.keras").exists()
     assert "dmlp_aug epoch 1/1" in done.stdout
+
+
+def test_robust_recipe_decays_its_learning_rate_and_the_books_do_not():
+    chapter = RECIPES["dmlp"]
+    steps = [robust(chapter).learning_rate_at(epoch, 50) for epoch in range(50)]
+    assert steps[0] == pytest.approx(10 * chapter.learning_rate)
+    assert steps[25] == pytest.approx(5 * chapter.learning_rate)
+    assert all(a > b for a, b in zip(steps, steps[1:])) and 0 < steps[-1] < 0.01 * steps[0]
+    assert {recipe.learning_rate_at(epoch, 50) for recipe in RECIPES.values() for epoch in (0, 49)} == \
+        {recipe.learning_rate for recipe in RECIPES.values()}
+    assert robust(chapter).layers == chapter.layers and robust(chapter).loss == chapter.loss
