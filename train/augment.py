@@ -5,8 +5,9 @@ Each digit is drawn again at three times MNIST's resolution, where a stroke is 6
 can be made thinner or thicker by a pixel or two. There it gets one random warp: an affine map
 (shift, scale, rotation, shear) plus an elastic distortion in the manner of Simard et al. (2003),
 a random displacement field smoothed by a Gaussian, applied by a single OpenCV remap. Then the
-stroke changes: half the digits are traced again with a round pen of random width (thinning from
-opencv-contrib, which only the training environment installs), the rest thickened or thinned.
+stroke changes: most digits are traced again with a round pen of random width (thinning from
+opencv-contrib, which only the training environment installs), the rest thickened or thinned;
+some get a gap in a stroke, some the blur and noise of a camera, binarised again.
 Keras' Random* layers have no stroke-width or elastic transform, hence OpenCV.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import cv2 as cv
 import numpy as np
 
-from device.numeral import normalise
+from device.numeral import normalise, remove_specks
 
 SIDE = 28
 UPSCALE = 3
@@ -35,6 +36,7 @@ class AugmentSettings:
     pen_redraw: float = 0.65          # chance that the digit is redrawn with a round pen instead
     pen_radius: tuple[int, int] = (1, 6)      # that pen's radius at 3x: a fine pen to a marker
     broken: float = 0.3               # chance of a gap in a stroke
+    ragged: float = 0.25              # chance of a camera's blur and noise, binarised again
     keep_original: float = 0.2        # fraction of digits left as MNIST gave them
 
 
@@ -61,6 +63,8 @@ def augment_digit(image: np.ndarray, rng: np.random.Generator,
         ink = _change_stroke(big > 127, rng, settings)
     if rng.random() < settings.broken:
         ink = _break_stroke(ink, rng)
+    if rng.random() < settings.ragged:
+        ink = _through_a_camera(ink, rng)
     return normalise(ink.astype(np.uint8))
 
 
@@ -115,6 +119,18 @@ def _redraw_with_pen(ink: np.ndarray, rng: np.random.Generator, settings: Augmen
     radius = int(rng.integers(settings.pen_radius[0], settings.pen_radius[1] + 1))
     pen = cv.getStructuringElement(cv.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     return cv.dilate(bones, pen) > 0
+
+
+def _through_a_camera(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The ink as the device binarises a photo of it: blurred, noisy, thresholded again.
+
+    Edges come out ragged, thin strokes thinner or broken, close strokes merged; the device's own
+    speck removal then clears what the noise left on the paper, as it would on a photo.
+    """
+    soft = cv.GaussianBlur(ink.astype(np.float32), (0, 0), rng.uniform(1.0, 3.0))
+    soft += rng.normal(0.0, rng.uniform(0.02, 0.08), soft.shape).astype(np.float32)
+    rough = remove_specks((soft > rng.uniform(0.35, 0.6)).astype(np.uint8)).mask > 0
+    return rough if rough.sum() > 0.3 * ink.sum() else ink  # never blur a digit away
 
 
 def _break_stroke(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:

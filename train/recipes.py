@@ -71,6 +71,7 @@ def robust(recipe: Recipe) -> Recipe:
 
     Fresh augmentations every epoch leave nothing to overfit, and the book's constant Adam 1e-4
     underfits them: after 50 epochs the shipped v3 run fitted only 97.5% of its augmented training
-    digits, still rising. So the rate starts ten times higher and falls to zero along a cosine.
+    digits, still rising. So the rate starts ten times higher and falls to zero along a cosine,
+    over 80 epochs: a cosine run of 50 still fitted only 98.3% of them.
     """
-    return replace(recipe, learning_rate=recipe.learning_rate * 10, schedule="cosine")
+    return replace(recipe, learning_rate=recipe.learning_rate * 10, schedule="cosine", epochs=80)
