@@ -4,10 +4,13 @@ from __future__ import annotations
 import contextlib
 import enum
 import io
+import warnings
 from typing import Callable, Iterator
 
 import numpy as np
 import tensorflow as tf
+
+from device.native import native_output_hidden
 
 
 class Mode(str, enum.Enum):
@@ -21,8 +24,11 @@ def convert(model, mode: Mode, representative: np.ndarray | None = None) -> byte
     """The `.tflite` bytes of a Keras `model` in `mode`; int8 needs the representative inputs."""
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     _configure(converter, mode, representative)
-    # The converter prints the exported signature to stdout; our own lines say what happened.
-    with contextlib.redirect_stdout(io.StringIO()):
+    # The converter prints the exported signature to stdout, its C++ calibrator its settings, and
+    # int8 warns that the input has no statistics (the representative set gives them); our own
+    # lines say what happened.
+    with contextlib.redirect_stdout(io.StringIO()), native_output_hidden(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
         return converter.convert()
 
 

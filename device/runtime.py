@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from device.contract import INPUT_CONTRACT, INPUT_SIZE
+from device.native import native_output_hidden
 from device.probe import probe
 
 # tflite-runtime's aarch64 build is linked with -ffast-math and turns on flush-to-zero when it
@@ -87,7 +88,8 @@ def make_interpreter(model_content: bytes, threads: int | None = None, runtime: 
     """
     name = available_runtime(runtime)
     module = importlib.import_module(_MODULES[name])
-    interpreter = module.Interpreter(model_content=model_content, num_threads=threads or default_threads())
+    with native_output_hidden():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+        interpreter = module.Interpreter(model_content=model_content, num_threads=threads or default_threads())
     return interpreter, name
 
 
@@ -196,7 +198,8 @@ class Classifier:
     def _resize(self, batch_size: int) -> None:
         if batch_size != self._batch:
             self._interpreter.resize_tensor_input(self._input_index, [batch_size, INPUT_SIZE])
-            self._interpreter.allocate_tensors()
+            with native_output_hidden():  # the runtime reports each delegate it applies
+                self._interpreter.allocate_tensors()
             self._batch = batch_size
 
 

@@ -7,24 +7,15 @@ this too: it is the only piece of train/ that it imports.
 from __future__ import annotations
 
 import os
-import sys
-import tempfile
+
+from device.native import native_output_hidden
 
 
 def import_tensorflow_quietly() -> None:
-    """Import tensorflow with file descriptor 2 pointed away; replay the output if the import fails."""
+    """Import tensorflow and let it look for devices with stderr hidden (replayed if the import fails)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        except BaseException:
-            os.dup2(saved, 2)
-            captured.seek(0)
-            sys.stderr.write(captured.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+    with native_output_hidden(fds=(2,)):
+        import tensorflow
+        # Finding the devices is where TF reports, as an error, that this machine has no CUDA
+        # driver; nothing is wrong: ziplite trains on the CPU.
+        tensorflow.config.list_physical_devices()

@@ -9,9 +9,9 @@ from helpers import run
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory, mnist_path) -> dict:
-    """models/ after `python -m train --epochs 1`: {'out': Path, 'stdout': str, 'reports': {name: dict}}."""
+    """models/ after `python -m train --epochs 1`: {'out': Path, 'stdout', 'stderr': str, 'reports': {name: dict}}."""
     out = tmp_path_factory.mktemp("models")
     done = run(["-m", "train", "--epochs", "1", "--data", str(mnist_path), "--out", str(out)], timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     reports = {name: json.loads((out / f"{name}.json").read_text()) for name in ("mlp_sgd", "mlp_adam", "dmlp")}
-    return {"out": out, "stdout": done.stdout, "reports": reports}
+    return {"out": out, "stdout": done.stdout, "stderr": done.stderr, "reports": reports}

@@ -19,7 +19,8 @@ def converted(trained, mnist_path, tmp_path_factory):
     done = run(["-m", "convert", "--source", str(out / "dmlp.keras"), "--data", str(mnist_path), "--out", str(out)],
                timeout=900)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    return {"out": out, "stdout": done.stdout, "parity": json.loads((out / "parity.json").read_text())}
+    return {"out": out, "stdout": done.stdout, "stderr": done.stderr,
+            "parity": json.loads((out / "parity.json").read_text())}
 
 
 def test_four_modes_pass_parity_in_both_runtimes(converted):
@@ -62,6 +63,8 @@ def test_report_files_and_next_step(converted):
     assert table.count("| int8 |") == 2 and "tflite_runtime 2.14.0" in table
     assert (out / "parity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "next: make demo" in converted["stdout"]
+    # One line per mode and per file written, and nothing from the converter's or runtimes' C++ cores.
+    assert converted["stderr"] == "" and "fully_quantize" not in converted["stdout"]
 
 
 @pytest.mark.parametrize("mode", ["float32", "float16", "dynamic", "int8"])
@@ -71,6 +74,7 @@ def test_every_mode_recognises_in_the_device_environment(converted, mode, mnist_
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["runtime"] == "tflite_runtime" and report["accuracy"] > 0.9
+    assert done.stderr == ""  # float models used to bring "INFO: Created TensorFlow Lite XNNPACK delegate"
 
 
 def test_failed_parity_exits_non_zero_and_keeps_the_deployed_model(converted, mnist_path):

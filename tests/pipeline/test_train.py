@@ -49,6 +49,7 @@ def test_prints_epoch_lines_and_a_summary_table(trained):
     header = next(i for i, line in enumerate(lines) if line.split()[:4] == ["model", "test", "acc", "book"])
     assert [line.split()[0] for line in lines[header + 1: header + 4]] == ["mlp_sgd", "mlp_adam", "dmlp"]
     assert "89.50%" in lines[header + 1] and "98.19%" in lines[header + 2]
+    assert trained["stderr"] == ""  # none of TensorFlow's start-up chatter (CUDA probes, CPU features)
 
 
 def test_keras_file_loads_in_safe_mode_and_predicts_like_the_report(trained, mnist_path):
