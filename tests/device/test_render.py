@@ -58,3 +58,18 @@ def test_same_seed_same_canvas(mnist_test):
     first = render("photo", *mnist_test, np.random.default_rng(5))
     second = render("photo", *mnist_test, np.random.default_rng(5))
     assert first[1] == second[1] and np.array_equal(first[0], second[0])
+
+
+def test_bench_scores_every_layout_of_a_model(mnist_path):
+    import json
+
+    from helpers import run
+
+    done = run(["-m", "bench", "--canvases", "20", "--json", "--data", str(mnist_path)])
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [row["layout"] for row in rows] == ["boxed", "free", "photo"]
+    for row in rows:
+        assert row["canvases"] == 20 and row["model"] == "models/dmlp_int8.tflite"
+        # The shipped model reads most digits; whole zip codes can never beat their digits.
+        assert 0.9 <= row["digit_accuracy"] <= 1 and row["zip_accuracy"] <= row["digit_accuracy"]
