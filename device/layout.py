@@ -28,6 +28,9 @@ class Rect:
     def crop(self, image: np.ndarray) -> np.ndarray:
         return image[self.y: self.y + self.h, self.x: self.x + self.w]
 
+    def moved(self, dx: int, dy: int) -> "Rect":
+        return Rect(self.x + dx, self.y + dy, self.w, self.h)
+
 
 def book_boxes() -> list[Rect]:
     """The five boxes of the book's canvas (their outlines, 1 px red lines included)."""
@@ -76,6 +79,19 @@ def find_boxes(image: np.ndarray, red: np.ndarray | None = None) -> list[Rect]:
         if box.w >= 20 and 0.5 <= box.w / box.h <= 2:
             boxes.append(box)
     return boxes
+
+
+def row_of(boxes: list[Rect], page_shape: tuple[int, ...], margin: int = 12) -> Rect:
+    """The part of the page that holds `boxes`, with `margin` pixels of paper around it (clipped).
+
+    The margin gives the paper estimate some paper beyond the outlines, and keeps a GUI canvas's
+    row (99 px inside the outlines) above the size where that estimate works at a quarter of the resolution.
+    """
+    rows, columns = page_shape[:2]
+    left, top = max(0, min(b.x for b in boxes) - margin), max(0, min(b.y for b in boxes) - margin)
+    right = min(columns, max(b.x + b.w for b in boxes) + margin)
+    bottom = min(rows, max(b.y + b.h for b in boxes) + margin)
+    return Rect(left, top, right - left, bottom - top)
 
 
 def _counts(mask: np.ndarray, axis: int) -> np.ndarray:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from device.contract import to_model_input
-from device.layout import Rect, find_boxes, page_ink, place_missing, red_mask, segment_free
+from device.layout import Rect, find_boxes, page_ink, place_missing, red_mask, row_of, segment_free
 from device.numeral import normalise
 from device.runtime import Classifier
 
@@ -74,10 +74,12 @@ def _numerals(page: np.ndarray, layout: str, digits: int) -> tuple[str, list[Rec
     red = red_mask(page) if layout in ("auto", "boxed") and page.ndim == 3 else None
     boxes = find_boxes(page, red) if red is not None else []
     if boxes:
-        # One ink map for the whole page, then one numeral per box: the same two steps as
-        # `to_numeral`, but the page's paper is estimated once instead of five times.
-        ink = page_ink(page, red).mask
-        return "boxed", boxes, [normalise(box.crop(ink)) for box in boxes]
+        # One ink map for the row of boxes, then one numeral per box: the same two steps as
+        # `to_numeral`, but the paper is estimated once instead of five times, and only where
+        # digits are read (half of the GUI's canvas).
+        row = row_of(boxes, page.shape)
+        ink = page_ink(row.crop(page), row.crop(red)).mask
+        return "boxed", boxes, [normalise(box.moved(-row.x, -row.y).crop(ink)) for box in boxes]
     if layout == "boxed":
         raise NoBoxes("no red boxes found; use --layout free for handwriting without boxes")
     ink, groups = segment_free(page, digits)
