@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 import numpy as np
 import tensorflow as tf
 
-from device.native import native_output_hidden
+from device.native import native_stderr_hidden
 
 
 class Mode(str, enum.Enum):
@@ -27,7 +27,7 @@ def convert(model, mode: Mode, representative: np.ndarray | None = None) -> byte
     # The converter prints the exported signature to stdout, its C++ calibrator its settings, and
     # int8 warns that the input has no statistics (the representative set gives them); our own
     # lines say what happened.
-    with contextlib.redirect_stdout(io.StringIO()), native_output_hidden(), warnings.catch_warnings():
+    with contextlib.redirect_stdout(io.StringIO()), native_stderr_hidden(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
         return converter.convert()
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import cv2 as cv
 import numpy as np
 
-from device.numeral import MIN_EXTENT, Ink, as_gray, find_ink
+from device.numeral import MIN_EXTENT, QUARTER_SIZE_FROM, Ink, as_gray, find_ink
 
 CANVAS_SIZE = (200, 520)   # rows, columns
 BOX_COUNT = 5
@@ -82,12 +82,14 @@ def find_boxes(image: np.ndarray, red: np.ndarray | None = None) -> list[Rect]:
 
 
 def row_of(boxes: list[Rect], page_shape: tuple[int, ...], margin: int = 12) -> Rect:
-    """The part of the page that holds `boxes`, with `margin` pixels of paper around it (clipped).
+    """The part of the page that holds `boxes`, with at least `margin` pixels of paper around it (clipped).
 
-    The margin gives the paper estimate some paper beyond the outlines, and keeps a GUI canvas's
-    row (99 px inside the outlines) above the size where that estimate works at a quarter of the resolution.
+    The margin gives the paper estimate some paper beyond the outlines; it grows, where the page
+    allows, until the row is tall enough for that estimate to work at a quarter of the resolution
+    (a GUI canvas's boxes are 99 px inside their outlines).
     """
     rows, columns = page_shape[:2]
+    margin = max(margin, -(-(QUARTER_SIZE_FROM - max(b.h for b in boxes)) // 2))
     left, top = max(0, min(b.x for b in boxes) - margin), max(0, min(b.y for b in boxes) - margin)
     right = min(columns, max(b.x + b.w for b in boxes) + margin)
     bottom = min(rows, max(b.y + b.h for b in boxes) + margin)

@@ -22,6 +22,7 @@ MIN_CONTRAST = 0.25        # ink must be at least this much darker than the pape
 SPECK_FRACTION = 0.03      # components smaller than this share of the largest are specks
 MIN_INK_PIXELS = 6         # less ink than this is a blank box, never a guess
 MIN_EXTENT = 0.15          # nor is a mark smaller than this share of its region (a dot, a slip)
+QUARTER_SIZE_FROM = 120    # pages at least this many pixels each way estimate their paper at a quarter size
 
 
 def as_gray(image: np.ndarray) -> np.ndarray:
@@ -62,13 +63,10 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def ink_map(gray: np.ndarray) -> np.ndarray:
-    """Binary ink mask (uint8 0/1) of a grey page, robust to uneven light; see `find_ink`."""
-    return find_ink(gray).mask
-
-
 @dataclass(frozen=True)
 class Ink:
+    """The ink found on a page."""
+
     mask: np.ndarray     # uint8 0/1, the page's shape
     blobs: np.ndarray    # (K, 4) int: x, y, w, h of each connected piece of ink kept, in page pixels
 
@@ -106,7 +104,7 @@ def _paper(gray: np.ndarray) -> np.ndarray:
     Computed at a quarter of the size on large pages (light varies slowly; the filter is 16x
     cheaper there), then scaled back. The square window is separable; the blur rounds its corners.
     """
-    shrink = 4 if min(gray.shape) >= 120 else 1
+    shrink = 4 if min(gray.shape) >= QUARTER_SIZE_FROM else 1
     small = gray if shrink == 1 else cv.resize(gray, (gray.shape[1] // shrink, gray.shape[0] // shrink),
                                                interpolation=cv.INTER_AREA)
     size = _odd(max(3, min(small.shape) // 5))
@@ -164,7 +162,7 @@ def normalise(ink: np.ndarray) -> np.ndarray | None:
         the region's shorter side (a dot in a box is blank, never a guess).
     """
     ink = np.asarray(ink)
-    if ink.dtype != np.uint8:  # ink_map's masks are uint8 0/1 already; anything else is sanitised
+    if ink.dtype != np.uint8:  # find_ink's masks are uint8 0/1 already; anything else is sanitised
         ink = np.clip(np.nan_to_num(ink.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
         ink = (ink > 0.5).astype(np.uint8)
     if ink.ndim != 2 or ink.size == 0 or cv.countNonZero(ink) < MIN_INK_PIXELS:
@@ -203,7 +201,7 @@ def to_numeral(image: np.ndarray) -> np.ndarray | None:
     Returns:
         float32 (28, 28) in [0, 1], ink high; None for a blank region (no digit, never a guess).
     """
-    return normalise(ink_map(as_gray(image)))
+    return normalise(find_ink(image).mask)
 
 
 def _odd(value: int) -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from device.contract import INPUT_CONTRACT, INPUT_SIZE
-from device.native import native_output_hidden
+from device.native import native_stderr_hidden
 from device.probe import probe
 
 # tflite-runtime's aarch64 build is linked with -ffast-math and turns on flush-to-zero when it
@@ -88,7 +88,7 @@ def make_interpreter(model_content: bytes, threads: int | None = None, runtime: 
     """
     name = available_runtime(runtime)
     module = importlib.import_module(_MODULES[name])
-    with native_output_hidden():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+    with native_stderr_hidden():  # in case a runtime reports its delegates here (2.14 and 2.3 do not)
         interpreter = module.Interpreter(model_content=model_content, num_threads=threads or default_threads())
     return interpreter, name
 
@@ -198,7 +198,7 @@ class Classifier:
     def _resize(self, batch_size: int) -> None:
         if batch_size != self._batch:
             self._interpreter.resize_tensor_input(self._input_index, [batch_size, INPUT_SIZE])
-            with native_output_hidden():  # the runtime reports each delegate it applies
+            with native_stderr_hidden():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
                 self._interpreter.allocate_tensors()
             self._batch = batch_size
 

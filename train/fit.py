@@ -103,7 +103,7 @@ def train(recipe: Recipe, data: Mnist, options: TrainOptions,
             elapsed = time.perf_counter() - started
             _record(progress, result.history, elapsed)
             log(_epoch_line(name, epoch + 1, options.epochs, elapsed, learning_rate, result.history))
-            _save_checkpoint(model, progress, options, name)
+            _save_checkpoint(model, progress, options, recipe, name)
     test_loss, test_accuracy = model.evaluate(to_model_input(data.x_test), keras.utils.to_categorical(data.y_test, 10),
                                               batch_size=1000, verbose=0)
     return Trained(model, progress, float(test_loss), float(test_accuracy))
@@ -122,7 +122,7 @@ def _start_or_resume(recipe: Recipe, name: str, options: TrainOptions, log) -> t
     state_file = folder / "state.json"
     if options.resume and state_file.is_file():
         state = json.loads(state_file.read_text())
-        if state["options"] != _comparable(options):
+        if state["options"] != _comparable(options, recipe):
             raise ResumeMismatch(f"{state_file}: checkpoint was made with {state['options']}; "
                              "resume with the same options, or train without --resume")
         model = keras.models.load_model(folder / state["weights"], safe_mode=True)
@@ -135,10 +135,10 @@ def _start_or_resume(recipe: Recipe, name: str, options: TrainOptions, log) -> t
     return recipe.build(), Progress()
 
 
-def _comparable(options: TrainOptions) -> dict:
-    """The options a resumed run must share with the run it continues."""
+def _comparable(options: TrainOptions, recipe: Recipe) -> dict:
+    """The options (and the optimiser) a resumed run must share with the run it continues."""
     return {"batch_size": options.batch_size, "seed": options.seed, "val_split": options.val_split,
-            "augment": options.augment, "epochs": options.epochs}
+            "augment": options.augment, "epochs": options.epochs, "optimizer": recipe.describe()["optimizer"]}
 
 
 def _record(progress: Progress, history: dict, elapsed: float) -> None:
@@ -154,14 +154,15 @@ def _epoch_line(name: str, epoch: int, epochs: int, elapsed: float, learning_rat
     return f"{name} epoch {epoch}/{epochs} - {elapsed:.1f}s - lr {learning_rate:.2e} - {metrics}"
 
 
-def _save_checkpoint(model: keras.Model, progress: Progress, options: TrainOptions, name: str) -> None:
+def _save_checkpoint(model: keras.Model, progress: Progress, options: TrainOptions, recipe: Recipe, name: str) -> None:
     # Each epoch's weights get a file of their own, and state.json, written last and atomically,
     # names the one it belongs to: a kill at any instant leaves a consistent checkpoint.
     folder = checkpoint_dir(options.out, name)
     weights = f"model-epoch{progress.epochs_done:03d}.keras"
     with atomic_path(folder / weights) as tmp:
         model.save(tmp)
-    write_json(folder / "state.json", {"options": _comparable(options), "weights": weights, "progress": asdict(progress)})
+    write_json(folder / "state.json", {"options": _comparable(options, recipe), "weights": weights,
+                                       "progress": asdict(progress)})
     for stale in folder.glob("model-epoch*.keras"):
         if stale.name != weights:
             stale.unlink(missing_ok=True)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 
-from device.native import native_output_hidden
+from device.native import native_stderr_hidden
 
 
 def import_tensorflow_quietly() -> None:
     """Import tensorflow and let it look for devices with stderr hidden (replayed if the import fails)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with native_output_hidden(fds=(2,)):
+    with native_stderr_hidden():
         import tensorflow
         # Finding the devices is where TF reports, as an error, that this machine has no CUDA
         # driver; nothing is wrong: ziplite trains on the CPU.

@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
-from device.numeral import ink_map, normalise, to_numeral
+from device.numeral import find_ink, normalise, to_numeral
 
 
 def _drawn_digit(height=80, width=99, thickness=9, offset=(0, 0)):
@@ -91,6 +91,6 @@ def test_normalise_never_returns_nan_or_out_of_range(ink):
     assert numeral is None or (np.isfinite(numeral).all() and 0.0 <= numeral.min() and numeral.max() <= 1.0)
 
 
-def test_ink_map_is_binary():
-    values = np.unique(ink_map(_drawn_digit()))
+def test_ink_mask_is_binary():
+    values = np.unique(find_ink(_drawn_digit()).mask)
     assert set(values.tolist()) == {0.0, 1.0}

@@ -4,7 +4,7 @@ import pytest
 
 from bench.render import Style, draw_digit, render, skeleton
 from device.layout import book_boxes, find_boxes
-from device.numeral import ink_map
+from device.numeral import find_ink
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def test_boxed_canvas_is_the_guis_layout(mnist_test):
     boxes = find_boxes(canvas)
     assert [(b.x, b.y, b.w, b.h) for b in boxes] == [(box.x + 1, box.y + 1, 99, 99) for box in book_boxes()]
     for box in boxes:
-        assert ink_map(box.crop(canvas)).sum() > 20  # every box holds a digit
+        assert find_ink(box.crop(canvas)).mask.sum() > 20  # every box holds a digit
 
 
 @pytest.mark.parametrize("layout", ["free", "photo"])
@@ -59,17 +59,3 @@ def test_same_seed_same_canvas(mnist_test):
     second = render("photo", *mnist_test, np.random.default_rng(5))
     assert first[1] == second[1] and np.array_equal(first[0], second[0])
 
-
-def test_bench_scores_every_layout_of_a_model(mnist_path):
-    import json
-
-    from helpers import run
-
-    done = run(["-m", "bench", "--canvases", "20", "--json", "--data", str(mnist_path)])
-    assert done.returncode == 0 and done.stderr == "", done.stderr
-    rows = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [row["layout"] for row in rows] == ["boxed", "free", "photo"]
-    for row in rows:
-        assert row["canvases"] == 20 and row["model"] == "models/dmlp_int8.tflite"
-        # The shipped model reads most digits; whole zip codes can never beat their digits.
-        assert 0.9 <= row["digit_accuracy"] <= 1 and row["zip_accuracy"] <= row["digit_accuracy"]
