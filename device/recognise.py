@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from device.contract import to_model_input
+from device.heap import keep_freed_heap
 from device.layout import Rect, find_boxes, page_ink, place_missing, red_mask, row_of, segment_free
 from device.numeral import normalise
 from device.runtime import Classifier
+
+keep_freed_heap()  # every mode recognises page after page: no page faults for the same temporaries
 
 LAYOUTS = ("auto", "boxed", "free")
 LOW_CONFIDENCE = 0.6  # below this a digit is shown with a mark, and camera mode does not trust it
