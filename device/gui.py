@@ -170,12 +170,16 @@ class Drawing:
 
 # ---- thin shell: the window ------------------------------------------------------------------
 
+class NoWindow(Exception):
+    """This machine cannot show the window: no display, or an OpenCV without GUI support. One line."""
+
+
 def require_display() -> None:
     """Refuse to open a window where there is no display.
 
     Raises:
-        device.cli.UsageError: on Linux when DISPLAY is unset or does not answer; without
-            this check Qt aborts the whole process (SIGABRT) when it cannot connect.
+        NoWindow: on Linux when DISPLAY is unset or does not answer; without this check Qt
+            aborts the whole process (SIGABRT) when it cannot connect.
     """
     if not sys.platform.startswith("linux"):
         return
@@ -187,10 +191,8 @@ def require_display() -> None:
         problem = f"DISPLAY={display} does not answer"
     else:
         return
-    from device.cli import UsageError  # lazy: the CLI imports this module
-
-    raise UsageError(f"no display for the GUI window ({problem}); use `python -m device recognize IMAGE` or "
-                     "`python -m device camera --source VIDEO_OR_FOLDER --no-window`")
+    raise NoWindow(f"no display for the GUI window ({problem}); use `python -m device recognize IMAGE` or "
+                   "`python -m device camera --source VIDEO_OR_FOLDER --no-window`")
 
 
 def _x_display_answers(name: str) -> bool:
@@ -218,10 +220,8 @@ def run_gui(classifier: Classifier, save_path: os.PathLike) -> None:
     try:
         cv.namedWindow(WINDOW, cv.WINDOW_AUTOSIZE | cv.WINDOW_GUI_NORMAL)  # GUI_NORMAL: no Qt toolbar
     except cv.error:  # an OpenCV built without a GUI backend (opencv-python-headless)
-        from device.cli import UsageError
-
-        raise UsageError("this OpenCV has no window support (headless build): install opencv-python, "
-                         "or use `python -m device recognize IMAGE`") from None
+        raise NoWindow("this OpenCV has no window support (headless build): install opencv-python, "
+                       "or use `python -m device recognize IMAGE`") from None
     cv.setMouseCallback(WINDOW, _on_mouse, drawing)
     print(KEY_HELP, flush=True)
     try:
