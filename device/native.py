@@ -21,21 +21,18 @@ STDERR = 2
 def native_stderr_hidden() -> Iterator[None]:
     """Send file descriptor 2 to a temporary file for the block; if the block raises, replay it."""
     saved: list[int] = []
-    try:
-        with _temporary_file() as captured:
-            try:
-                _point_stderr_at(captured, saved)
-                yield
-            except BaseException:
-                _restore(saved)
-                if captured is not None:
-                    captured.seek(0)
-                    sys.stderr.write(captured.read().decode(errors="replace"))
-                raise
-            finally:
-                _restore(saved)
-    finally:
-        _restore(saved)
+    with _temporary_file() as captured:
+        try:
+            _point_stderr_at(captured, saved)
+            yield
+        except BaseException:
+            _restore(saved)
+            if captured is not None:
+                captured.seek(0)
+                sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            _restore(saved)
 
 
 @contextlib.contextmanager

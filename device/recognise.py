@@ -79,7 +79,7 @@ def _numerals(page: np.ndarray, layout: str, digits: int) -> tuple[str, list[Rec
     if boxes:
         # One ink map for the row of boxes, then one numeral per box: the same two steps as
         # `to_numeral`, but the paper is estimated once instead of five times, and only where
-        # digits are read (half of the GUI's canvas).
+        # digits are read (the row of boxes: under two thirds of the GUI's canvas).
         row = row_of(boxes, page.shape)
         ink = page_ink(row.crop(page), row.crop(red)).mask
         return "boxed", boxes, [normalise(box.moved(-row.x, -row.y).crop(ink)) for box in boxes]

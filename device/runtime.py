@@ -88,8 +88,7 @@ def make_interpreter(model_content: bytes, threads: int | None = None, runtime: 
     """
     name = available_runtime(runtime)
     module = importlib.import_module(_MODULES[name])
-    with native_stderr_hidden():  # in case a runtime reports its delegates here (2.14 and 2.3 do not)
-        interpreter = module.Interpreter(model_content=model_content, num_threads=threads or default_threads())
+    interpreter = module.Interpreter(model_content=model_content, num_threads=threads or default_threads())
     return interpreter, name
 
 

@@ -105,8 +105,7 @@ def _change_stroke(ink: np.ndarray, rng: np.random.Generator, settings: AugmentS
     mask = ink.astype(np.uint8)
     if radius > 0:
         return cv.dilate(mask, pen) > 0
-    thinned = cv.erode(mask, pen) > 0
-    return thinned if thinned.sum() > 0.3 * ink.sum() else ink  # never thin a digit away
+    return _unless_it_vanished(cv.erode(mask, pen) > 0, ink)
 
 
 def _redraw_with_pen(ink: np.ndarray, rng: np.random.Generator, settings: AugmentSettings) -> np.ndarray:
@@ -130,7 +129,12 @@ def _through_a_camera(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     soft = cv.GaussianBlur(ink.astype(np.float32), (0, 0), rng.uniform(1.0, 3.0))
     soft += rng.normal(0.0, rng.uniform(0.02, 0.08), soft.shape).astype(np.float32)
     rough = remove_specks((soft > rng.uniform(0.35, 0.6)).astype(np.uint8)).mask > 0
-    return rough if rough.sum() > 0.3 * ink.sum() else ink  # never blur a digit away
+    return _unless_it_vanished(rough, ink)
+
+
+def _unless_it_vanished(changed: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """`changed`, unless it kept 30% of the ink or less: a digit is never thinned or blurred away."""
+    return changed if changed.sum() > 0.3 * ink.sum() else ink
 
 
 def _break_stroke(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
