@@ -87,11 +87,20 @@ def find_ink(gray: np.ndarray) -> Ink:
     # is lighter than the estimate, and OpenCV's division gives 0 where the paper is 0.
     paper = _paper(gray)
     darkness = cv.divide(cv.subtract(paper, gray), paper, scale=255)
-    if int(darkness.max()) < MIN_CONTRAST * 255:
-        return _no_ink(gray.shape)
-    otsu, _ = cv.threshold(darkness, 0, 255, cv.THRESH_BINARY + cv.THRESH_OTSU)
-    _, mask = cv.threshold(darkness, max(MIN_CONTRAST * 255, otsu), 1, cv.THRESH_BINARY)
+    # A page with nothing darker than MIN_CONTRAST leaves an empty mask, which remove_specks reports as no ink.
+    _, mask = cv.threshold(darkness, max(MIN_CONTRAST * 255, _otsu_level(darkness)), 1, cv.THRESH_BINARY)
     return remove_specks(mask)
+
+
+def _otsu_level(darkness: np.ndarray) -> float:
+    """Otsu's threshold of the darkness, from every other row and column of a large page.
+
+    The threshold depends only on the histogram, which a quarter of the pixels gives as well,
+    and building the histogram is most of Otsu's cost (half a recognition's thresholding).
+    """
+    sample = np.ascontiguousarray(darkness[::2, ::2]) if min(darkness.shape) >= QUARTER_SIZE_FROM else darkness
+    level, _ = cv.threshold(sample, 0, 255, cv.THRESH_BINARY + cv.THRESH_OTSU)
+    return level
 
 
 def _no_ink(shape: tuple[int, ...]) -> Ink:
@@ -105,8 +114,13 @@ def _paper(gray: np.ndarray) -> np.ndarray:
     cheaper there), then scaled back. The square window is separable; the blur rounds its corners.
     """
     shrink = 4 if min(gray.shape) >= QUARTER_SIZE_FROM else 1
-    small = gray if shrink == 1 else cv.resize(gray, (gray.shape[1] // shrink, gray.shape[0] // shrink),
-                                               interpolation=cv.INTER_AREA)
+    if shrink > 1:
+        # INTER_AREA has a fast path for whole-number ratios only (3x faster here): shrink the part
+        # of the page that is a multiple of 4 px; the estimate is stretched back over the rest.
+        rows, columns = gray.shape[0] // shrink, gray.shape[1] // shrink
+        small = cv.resize(gray[: rows * shrink, : columns * shrink], (columns, rows), interpolation=cv.INTER_AREA)
+    else:
+        small = gray
     size = _odd(max(3, min(small.shape) // 5))
     kernel = cv.getStructuringElement(cv.MORPH_RECT, (size, size))
     paper = cv.blur(cv.dilate(small, kernel), (size, size))
@@ -118,39 +132,33 @@ def _paper(gray: np.ndarray) -> np.ndarray:
 
 
 def remove_specks(mask: np.ndarray) -> Ink:
-    """Drop connected components far smaller than the largest one (noise, dust, JPEG debris)."""
-    # Labelling is the costliest step of a recognition: label only the part of the page with ink.
-    left, top, width, height = cv.boundingRect(mask)
+    """Drop connected pieces of ink far smaller than the largest one (noise, dust, JPEG debris)."""
+    left, top, width, height = cv.boundingRect(mask)  # outlines are traced only where there is ink
     if width == 0:
         return _no_ink(mask.shape)
     cleaned = mask.copy()
-    blobs = _clear_specks(cleaned[top: top + height, left: left + width])
-    blobs[:, :2] += (left, top)
-    return Ink(cleaned, blobs)
+    pieces = _outer_outlines(cleaned[top: top + height, left: left + width], (left, top))
+    blobs = np.array([cv.boundingRect(piece) for piece in pieces], int).reshape(-1, 4)
+    # A piece's ink is counted inside its bounding box, where other pieces seldom reach. Exact
+    # counts by labelling (connectedComponentsWithStats) took a sixth of a whole recognition;
+    # on 900 benchmark pages (300 per layout) the two ways disagreed on 2.
+    amounts = np.array([cv.countNonZero(cleaned[y: y + h, x: x + w]) for x, y, w, h in blobs])
+    specks = amounts < max(2, SPECK_FRACTION * amounts.max()) if len(pieces) > 1 else np.zeros(len(pieces), bool)
+    if specks.any():
+        cv.drawContours(cleaned, [piece for piece, speck in zip(pieces, specks) if speck], -1, 0, cv.FILLED)
+    return Ink(cleaned, blobs[~specks])
 
 
-def _clear_specks(mask: np.ndarray) -> np.ndarray:
-    """Clear the specks of `mask` in place; the (x, y, w, h) of the components that stay."""
-    count, labels, stats = _label_components(mask)
-    areas = stats[1:, cv.CC_STAT_AREA]
-    specks = areas < max(2, SPECK_FRACTION * areas.max()) if count > 2 else np.zeros(count - 1, bool)
-    for label in np.flatnonzero(specks) + 1:
-        x, y, w, h = stats[label, :4]  # each speck is cleared inside its own small bounding box only
-        window = mask[y: y + h, x: x + w]
-        window[labels[y: y + h, x: x + w] == label] = 0
-    return stats[1:][~specks, :4].astype(int)
+def _outer_outlines(mask: np.ndarray, offset: tuple[int, int]) -> list[np.ndarray]:
+    """The outer outline of each 8-connected piece of ink, in page pixels.
 
-
-def _label_components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
-    """8-connected components of a 0/1 mask: (count with the background, labels, stats).
-
-    16-bit labels whenever the count cannot overflow them (at most one component per 2x2 pixels):
-    half the memory to write, and twice as fast here as OpenCV's default 32-bit labels.
+    RETR_CCOMP, not RETR_EXTERNAL: a piece inside another's hole (a speck in the loop of a 6)
+    has an outline of its own.
     """
-    most = ((mask.shape[0] + 1) // 2) * ((mask.shape[1] + 1) // 2) + 1
-    label_type = cv.CV_16U if most <= np.iinfo(np.uint16).max else cv.CV_32S
-    count, labels, stats, _ = cv.connectedComponentsWithStats(mask, connectivity=8, ltype=label_type)
-    return count, labels, stats
+    outlines, hierarchy = cv.findContours(mask, cv.RETR_CCOMP, cv.CHAIN_APPROX_SIMPLE, offset=offset)
+    if hierarchy is None:
+        return []
+    return [outline for outline, links in zip(outlines, hierarchy[0]) if links[3] < 0]  # no parent: not a hole
 
 
 def normalise(ink: np.ndarray) -> np.ndarray | None:
@@ -174,7 +182,8 @@ def normalise(ink: np.ndarray) -> np.ndarray | None:
     scale = DIGIT_BOX / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     interpolation = cv.INTER_AREA if scale < 1 else cv.INTER_LINEAR
-    digit = np.clip(cv.resize(crop, size, interpolation=interpolation), 0.0, 1.0)
+    digit = cv.resize(crop, size, interpolation=interpolation)
+    np.minimum(digit, 1.0, out=digit)  # interpolation can overshoot 1 by a rounding error; it never goes below 0
     return _centre_by_mass(digit)
 
 

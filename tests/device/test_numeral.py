@@ -66,6 +66,15 @@ def test_specks_are_not_part_of_the_digit():
     assert np.abs(to_numeral(page) - to_numeral(_drawn_digit())).max() < 1e-6
 
 
+def test_a_speck_inside_a_loop_is_removed_like_any_other():
+    ring = np.full((99, 99), 255, np.uint8)
+    cv.circle(ring, (50, 50), 30, 0, 8)  # a '0'
+    specked = ring.copy()
+    specked[49:51, 49:51] = 0  # dust in its hole
+    assert np.array_equal(find_ink(specked).mask, find_ink(ring).mask)
+    assert len(find_ink(specked).blobs) == 1
+
+
 def test_bgr_and_grey_inputs_agree():
     grey = _drawn_digit()
     np.testing.assert_allclose(to_numeral(cv.cvtColor(grey, cv.COLOR_GRAY2BGR)), to_numeral(grey))

@@ -1,0 +1,34 @@
+"""Finding the boxes and the ink on a page with the GUI's red boxes."""
+import cv2 as cv
+import numpy as np
+import pytest
+
+from device.layout import blank_canvas, book_boxes, find_boxes, page_ink, red_mask
+
+
+def _jpeg(page, quality=60):
+    ok, data = cv.imencode(".jpg", page, [cv.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return cv.imdecode(data, cv.IMREAD_COLOR)
+
+
+@pytest.mark.parametrize("save", [lambda page: page, _jpeg], ids=["png", "jpeg"])
+def test_the_red_outlines_are_paper_and_the_digit_is_ink(save):
+    canvas = blank_canvas()
+    cv.line(canvas, (40, 70), (60, 130), (0, 0, 0), 7)  # one stroke in the first box
+    page = save(canvas)
+    ink = page_ink(page, red_mask(page))
+    assert len(ink.blobs) == 1  # the stroke alone: no outline, and no JPEG fringe of one
+    x, y, w, h = ink.blobs[0]
+    assert 30 <= x and x + w <= 70 and 60 <= y and y + h <= 140
+
+
+def test_boxes_are_found_where_the_gui_draws_them():
+    expected = [(box.x + 1, box.y + 1, box.w - 2, box.h - 2) for box in book_boxes()]  # inside the 1 px outline
+    assert [(b.x, b.y, b.w, b.h) for b in find_boxes(_jpeg(blank_canvas(), 90))] == expected
+
+
+def test_a_few_red_pixels_are_not_boxes():
+    page = np.full((200, 520, 3), 255, np.uint8)
+    page[100, 10:60] = (0, 0, 255)  # one short red line: fewer red pixels than two box edges
+    assert red_mask(page).sum() == 50 and find_boxes(page) == []
