@@ -93,12 +93,12 @@ def find_ink(gray: np.ndarray) -> Ink:
 
 
 def _otsu_level(darkness: np.ndarray) -> float:
-    """Otsu's threshold of the darkness, from every other row and column of a large page.
+    """Otsu's threshold of the darkness, from every fourth row of a large page.
 
-    The threshold depends only on the histogram, which a quarter of the pixels gives as well,
-    and building the histogram is most of Otsu's cost (half a recognition's thresholding).
+    The threshold depends only on the histogram, which a quarter of the rows gives as well, and
+    building the histogram is most of Otsu's cost. Whole rows are a view OpenCV reads in place.
     """
-    sample = np.ascontiguousarray(darkness[::2, ::2]) if min(darkness.shape) >= QUARTER_SIZE_FROM else darkness
+    sample = darkness[::4] if min(darkness.shape) >= QUARTER_SIZE_FROM else darkness
     level, _ = cv.threshold(sample, 0, 255, cv.THRESH_BINARY + cv.THRESH_OTSU)
     return level
 
