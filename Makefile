@@ -45,7 +45,7 @@ demo: setup
 
 bench: setup
 	$(DEVICE_PY) -m device bench
-	$(PY) -m bench.book_path
+	$(PY) -m bench.book_path --threads 1
 	$(DEVICE_PY) -m bench
 
 test: test-device test-pipeline

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from device.bench import run_bench
+from device.bench import BenchRun, run_bench
 from device.contract import to_model_input
 from device.runtime import DEFAULT_MODEL
 
@@ -30,9 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 @click.option("--samples", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=ROOT / "device" / "samples", show_default="device/samples")
 @click.option("--repeats", type=click.IntRange(min=10), default=300, show_default=True)
-def main(keras_model, model_path, samples, repeats):
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Interpreter threads [default: the CPU's cores, up to 4].")
+def main(keras_model, model_path, samples, repeats, threads):
     """Time the TFLite recogniser, then Keras load_model + predict on the same numerals."""
-    results = run_bench((model_path, None, None), samples, repeats)
+    run = run_bench((model_path, threads, None), samples, repeats)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from train.quiet import import_tensorflow_quietly
 
@@ -42,20 +44,20 @@ def main(keras_model, model_path, samples, repeats):
     started = time.perf_counter()
     model = keras.models.load_model(keras_model, compile=False, safe_mode=True)
     load_s = time.perf_counter() - started
-    batches = [to_model_input(np.stack([n for n in r.numerals if n is not None])) for r in results[:50]]
+    batches = [to_model_input(numerals) for numerals in run.inputs]
     model.predict(batches[0], verbose=0)
     times = []
-    for batch in batches:
+    for i in range(50):
         started = time.perf_counter()
-        model.predict(batch, verbose=0)
+        model.predict(batches[i % len(batches)], verbose=0)
         times.append((time.perf_counter() - started) * 1e3)
-    _report(keras_model, load_s, float(np.percentile(times, 50)), results)
+    _report(keras_model, load_s, float(np.percentile(times, 50)), run)
 
 
-def _report(keras_model: Path, load_s: float, keras_p50: float, results) -> None:
-    invoke_p50 = float(np.percentile([r.invoke_ms for r in results], 50))
-    preprocess_p50 = float(np.percentile([r.preprocess_ms for r in results], 50))
-    total_p50 = float(np.percentile([r.ms for r in results], 50))
+def _report(keras_model: Path, load_s: float, keras_p50: float, run: BenchRun) -> None:
+    invoke_p50 = float(np.percentile(run.invoke_ms, 50))
+    preprocess_p50 = float(np.percentile(run.preprocess_ms, 50))
+    total_p50 = float(np.percentile(run.total_ms, 50))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     click.echo(f"book's Keras path ({keras_model.name}, TensorFlow loaded in this process):")
     click.echo(f"  {'load_model':<30} {load_s * 1e3:>8.0f} ms")

@@ -36,4 +36,4 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
     flat = images.reshape(-1, INPUT_SIZE)
     if flat.dtype == np.uint8:
         return flat.astype(np.float32) / 255.0
-    return np.clip(flat.astype(np.float32), 0.0, 1.0)
+    return np.clip(flat, 0.0, 1.0, dtype=np.float32)

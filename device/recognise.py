@@ -65,7 +65,7 @@ def recognise(page: np.ndarray, classifier: Classifier, layout: str = "auto", di
     chosen, regions, numerals = _numerals(page, layout, digits)
     prepared = time.perf_counter()
     present = [n for n in numerals if n is not None]
-    probabilities = classifier.predict(to_model_input(np.stack(present))) if present else np.zeros((0, 10))
+    probabilities = classifier.predict(to_model_input(np.array(present))) if present else np.zeros((0, 10))
     finished = time.perf_counter()
     return Result(_read(numerals, probabilities, classifier.labels), chosen, regions, numerals,
                   (prepared - started) * 1e3, (finished - prepared) * 1e3)

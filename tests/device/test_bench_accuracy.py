@@ -1,4 +1,4 @@
-"""`python -m bench`: digit and zip-code accuracy of a model on rendered canvases, as `make bench` runs it."""
+"""`python -m bench` and `python -m device bench`, as `make bench` runs them."""
 import json
 
 from helpers import run
@@ -13,3 +13,14 @@ def test_bench_scores_every_layout_of_the_shipped_model(mnist_path):
         assert row["canvases"] == 20 and row["model"] == "models/dmlp_int8.tflite"
         # The shipped model reads most digits; whole zip codes can never beat their digits.
         assert 0.9 <= row["digit_accuracy"] <= 1 and row["zip_accuracy"] <= row["digit_accuracy"]
+
+
+def test_device_bench_prints_its_table_for_the_runtime_and_threads_it_used():
+    done = run(["-m", "device", "bench", "--repeats", "10", "--threads", "1"])
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    lines = done.stdout.splitlines()
+    assert "tflite_runtime 2.14.0 with 1 thread," in lines[0]
+    for label in ("preprocess", "invoke", "total", "model load", "process start to first result", "peak RSS"):
+        assert any(line.strip().startswith(label) for line in lines), label
+    p50, p95 = map(float, next(line for line in lines if line.strip().startswith("total")).split()[1:])
+    assert 0 < p50 <= p95  # numbers, in order; their size is the bench's business, not the test's
