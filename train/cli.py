@@ -24,7 +24,7 @@ def _stop_on_sigterm(signum, frame):
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("models", nargs=-1, type=click.Choice([*RECIPES, "book"]))
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="Epochs per model [default: the book's 50; 80 with --augment].")
+              help="Epochs per model [default: the book's 50; 120 with --augment].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Batch size [default: the book's 128].")
 @click.option("--data", type=click.Path(dir_okay=False), default=None,
               help="MNIST npz in Keras' layout [default: $MNIST_NPZ, else Keras' download].")

@@ -72,6 +72,7 @@ def robust(recipe: Recipe) -> Recipe:
     Fresh augmentations every epoch leave nothing to overfit, and the book's constant Adam 1e-4
     underfits them: after 50 epochs the shipped v3 run fitted only 97.5% of its augmented training
     digits, still rising. So the rate starts ten times higher and falls to zero along a cosine,
-    over 80 epochs: a cosine run of 50 still fitted only 98.3% of them.
+    over 120 epochs: cosine runs of 50 and 80 epochs ended at 98.3% of them, 120 at 98.5%, and
+    read about 0.1 pp more benchmark digits than 80 on two sets of canvases.
     """
-    return replace(recipe, learning_rate=recipe.learning_rate * 10, schedule="cosine", epochs=80)
+    return replace(recipe, learning_rate=recipe.learning_rate * 10, schedule="cosine", epochs=120)
