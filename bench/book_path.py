@@ -15,26 +15,29 @@ import click
 import numpy as np
 
 from device.bench import BenchRun, run_bench
+from device.cli import load_classifier, model_options
 from device.contract import to_model_input
-from device.runtime import DEFAULT_MODEL
+from device.images import read_image
+from device.recognise import recognise
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+KERAS_CALLS = 50  # predict is ~50 ms a call: 50 calls give a steady p50 in a few seconds
 
 
 @click.command()
 @click.option("--keras-model", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=ROOT / "models" / "dmlp_trained.h5", show_default="models/dmlp_trained.h5",
               help="The book's Keras file (make train writes it).")
-@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_MODEL,
-              show_default="models/dmlp_int8.tflite")
 @click.option("--samples", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=ROOT / "device" / "samples", show_default="device/samples")
 @click.option("--repeats", type=click.IntRange(min=10), default=300, show_default=True)
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="Interpreter threads [default: the CPU's cores, up to 4].")
-def main(keras_model, model_path, samples, repeats, threads):
+@model_options
+def main(keras_model, samples, repeats, classifier_args):
     """Time the TFLite recogniser, then Keras load_model + predict on the same numerals."""
-    run = run_bench((model_path, threads, None), samples, repeats)
+    run = run_bench(classifier_args, samples, repeats)
+    batches = _numerals_of_each_sample(classifier_args, samples)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from train.quiet import import_tensorflow_quietly
 
@@ -44,14 +47,26 @@ def main(keras_model, model_path, samples, repeats, threads):
     started = time.perf_counter()
     model = keras.models.load_model(keras_model, compile=False, safe_mode=True)
     load_s = time.perf_counter() - started
-    batches = [to_model_input(numerals) for numerals in run.inputs]
     model.predict(batches[0], verbose=0)
     times = []
-    for i in range(50):
+    for i in range(KERAS_CALLS):
         started = time.perf_counter()
         model.predict(batches[i % len(batches)], verbose=0)
         times.append((time.perf_counter() - started) * 1e3)
     _report(keras_model, load_s, float(np.percentile(times, 50)), run)
+
+
+def _numerals_of_each_sample(classifier_args, samples: Path) -> list[np.ndarray]:
+    """The model input of each sample page that holds a digit, as the recogniser reads it."""
+    classifier = load_classifier(classifier_args)
+    batches = []
+    for path in sorted(samples.glob("*.png")):
+        numerals = [n for n in recognise(read_image(path), classifier).numerals if n is not None]
+        if numerals:
+            batches.append(to_model_input(np.array(numerals)))
+    if not batches:
+        raise click.ClickException(f"{samples}: no sample page holds a digit to time Keras' predict on")
+    return batches
 
 
 def _report(keras_model: Path, load_s: float, keras_p50: float, run: BenchRun) -> None:

@@ -27,9 +27,10 @@ from device.recognise import recognise
 
 @dataclass(frozen=True)
 class BenchRun:
-    preprocess_ms: np.ndarray   # one entry per timed recognition
+    """The preprocessing and invoke time of each timed recognition, in ms."""
+
+    preprocess_ms: np.ndarray
     invoke_ms: np.ndarray
-    inputs: list[np.ndarray]    # each sample page's model inputs (N, 28, 28): the numerals the Keras path is timed on
 
     @property
     def total_ms(self) -> np.ndarray:
@@ -44,14 +45,15 @@ def run_bench(classifier_args, samples: Path, repeats: int) -> BenchRun:
     started = time.perf_counter()
     classifier = load_classifier(classifier_args)
     load_ms = (time.perf_counter() - started) * 1e3
-    inputs = [np.stack([n for n in recognise(page, classifier).numerals if n is not None]) for page in pages]  # and warm-up
+    for page in pages:  # warm-up: first calls allocate, load code and fill caches
+        recognise(page, classifier)
     timings = np.empty((repeats, 2))
     for i in range(repeats):
         # Only the timings are kept, as a device keeps nothing of a page it has read: holding
         # every Result grew the heap each page, and its page faults added 0.03-0.05 ms to each.
         result = recognise(pages[i % len(pages)], classifier)
         timings[i] = result.preprocess_ms, result.invoke_ms
-    run = BenchRun(timings[:, 0], timings[:, 1], inputs)
+    run = BenchRun(timings[:, 0], timings[:, 1])
     click.echo(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
                f"{classifier.runtime} {classifier.runtime_version} with {classifier.threads} "
                f"thread{'s' if classifier.threads > 1 else ''}, "

@@ -199,7 +199,7 @@ def _union(a: Rect, b: Rect) -> Rect:
 
 def _join_closest(groups: list[Rect]) -> list[Rect]:
     gaps = [groups[i + 1].x - (groups[i].x + groups[i].w) for i in range(len(groups) - 1)]
-    i = min(range(len(gaps)), key=gaps.__getitem__)
+    i = gaps.index(min(gaps))
     return groups[:i] + [_union(groups[i], groups[i + 1])] + groups[i + 2:]
 
 

@@ -81,7 +81,7 @@ def default_threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def make_interpreter(model_content: bytes, threads: int | None = None, runtime: str | None = None):
+def make_interpreter(model_content: bytes, threads: int, runtime: str | None = None):
     """Build an interpreter for `model_content` in the chosen (or first available) runtime.
 
     Returns:
@@ -89,7 +89,7 @@ def make_interpreter(model_content: bytes, threads: int | None = None, runtime: 
     """
     name = available_runtime(runtime)
     module = importlib.import_module(_MODULES[name])
-    interpreter = module.Interpreter(model_content=model_content, num_threads=threads or default_threads())
+    interpreter = module.Interpreter(model_content=model_content, num_threads=threads)
     return interpreter, name
 
 
@@ -218,9 +218,8 @@ _CV_DEPTHS = {np.dtype(np.int8): cv.CV_8S, np.dtype(np.uint8): cv.CV_8U, np.dtyp
 def _quantise(batch: np.ndarray, quant: Quantisation) -> np.ndarray:
     if not quant.is_quantised:
         return batch.astype(quant.dtype)
-    if quant.dtype in _CV_DEPTHS:
-        return cv.addWeighted(batch, 1.0 / quant.scale, batch, 0.0, quant.zero_point,
-                              dtype=_CV_DEPTHS[quant.dtype]).view(quant.dtype)
+    if quant.dtype in _CV_DEPTHS:  # `batch` is (N, 784) with N >= 1 here: OpenCV would return None for an empty one
+        return cv.addWeighted(batch, 1.0 / quant.scale, batch, 0.0, quant.zero_point, dtype=_CV_DEPTHS[quant.dtype])
     info = np.iinfo(quant.dtype)
     return np.clip(np.round(batch / quant.scale + quant.zero_point), info.min, info.max).astype(quant.dtype)
 

@@ -19,7 +19,7 @@ def test_device_bench_prints_its_table_for_the_runtime_and_threads_it_used():
     done = run(["-m", "device", "bench", "--repeats", "10", "--threads", "1"])
     assert done.returncode == 0 and done.stderr == "", done.stderr
     lines = done.stdout.splitlines()
-    assert "tflite_runtime 2.14.0 with 1 thread," in lines[0]
+    assert " with 1 thread, model models/dmlp_int8.tflite" in lines[0]
     for label in ("preprocess", "invoke", "total", "model load", "process start to first result", "peak RSS"):
         assert any(line.strip().startswith(label) for line in lines), label
     p50, p95 = map(float, next(line for line in lines if line.strip().startswith("total")).split()[1:])
