@@ -32,3 +32,27 @@ def test_a_few_red_pixels_are_not_boxes():
     page = np.full((200, 520, 3), 255, np.uint8)
     page[100, 10:60] = (0, 0, 255)  # one short red line: fewer red pixels than two box edges
     assert red_mask(page).sum() == 50 and find_boxes(page) == []
+
+
+def _handwriting(extra_marks=()):
+    """Five digit-like strokes on white paper, 70 px tall, plus any extra marks (x, y, w, h)."""
+    page = np.full((160, 560, 3), 255, np.uint8)
+    for i in range(5):
+        left = 40 + 100 * i
+        cv.line(page, (left + 25, 45), (left + 15, 115), (0, 0, 0), 6)  # a stem
+        cv.line(page, (left + 5, 45), (left + 25, 45), (0, 0, 0), 6)    # its bar
+    for x, y, w, h in extra_marks:
+        page[y: y + h, x: x + w] = 0
+    return page
+
+
+def test_a_piece_broken_off_a_digit_stays_with_it_and_a_far_dot_is_dropped():
+    from device.layout import segment_free
+
+    whole = segment_free(_handwriting(), 5)[1]
+    page = _handwriting()
+    page[38:53, 156:161] = 255  # a gap cuts the second digit's bar off its stem, as a pen lifted early
+    broken = segment_free(page, 5)[1]
+    assert len(broken) == 5 and broken[1].x <= whole[1].x + 1 and broken[1].w >= whole[1].w - 1
+    dotted = segment_free(_handwriting(extra_marks=[(280, 140, 5, 5)]), 5)[1]  # a dot far below, between digits
+    assert dotted == whole
