@@ -56,3 +56,13 @@ def test_a_piece_broken_off_a_digit_stays_with_it_and_a_far_dot_is_dropped():
     assert len(broken) == 5 and broken[1].x <= whole[1].x + 1 and broken[1].w >= whole[1].w - 1
     dotted = segment_free(_handwriting(extra_marks=[(280, 140, 5, 5)]), 5)[1]  # a dot far below, between digits
     assert dotted == whole
+
+
+def test_a_short_digit_among_tall_ones_is_a_digit_not_a_dot():
+    from device.layout import segment_free
+
+    page = _handwriting()
+    page[:, 240:340] = 255                                     # the third digit...
+    cv.line(page, (290, 96), (288, 112), (0, 0, 0), 4)         # ...is a 1 a fifth as tall as the others
+    groups = segment_free(page, 5)[1]
+    assert len(groups) == 5 and 284 <= groups[2].x <= 290 and groups[2].h < 30
