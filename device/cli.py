@@ -1,6 +1,7 @@
 """`python -m device`: the zip-code recogniser's commands. Each one only wires the pure core to I/O."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -43,6 +44,17 @@ def load_classifier(classifier_args) -> Classifier:
     try:
         return Classifier(*classifier_args)
     except ModelError as error:
+        raise UsageError(str(error)) from None
+
+
+@contextlib.contextmanager
+def _window_or_usage_error():
+    """A window this machine cannot show (device.gui.NoWindow) is a usage error: its one line, exit 2."""
+    from device.gui import NoWindow  # lazy: only the window commands load the GUI
+
+    try:
+        yield
+    except NoWindow as error:
         raise UsageError(str(error)) from None
 
 
@@ -127,13 +139,11 @@ def evaluate(data, limit, batch_size, as_json, save_probs, classifier_args):
 @model_options
 def gui(save, classifier_args):
     """The book's drawing window: draw in the boxes; r recognise, e erase, u undo, s show inputs, w write, q quit."""
-    from device.gui import NoWindow, run_gui, require_display
+    from device.gui import run_gui, require_display
 
-    try:
+    with _window_or_usage_error():
         require_display()
         run_gui(load_classifier(classifier_args), save)
-    except NoWindow as error:
-        raise UsageError(str(error)) from None
 
 
 @main.command()
@@ -147,17 +157,15 @@ def gui(save, classifier_args):
 def camera(camera_index, source, digits, no_window, as_json, classifier_args):
     """Live recognition of a handwritten number held in front of a camera."""
     from device.camera import SourceError, run_camera
-    from device.gui import NoWindow, require_display
+    from device.gui import require_display
 
     if camera_index is not None and source is not None:
         raise click.BadParameter("give --camera or --source, not both", param_hint="--source")
     if as_json and not no_window:
         raise click.BadParameter("--json prints results, so it needs --no-window", param_hint="--json")
     if not no_window:
-        try:
+        with _window_or_usage_error():
             require_display()
-        except NoWindow as error:
-            raise UsageError(str(error)) from None
     classifier = load_classifier(classifier_args)
     try:
         code = run_camera(classifier, source if source is not None else (camera_index or 0), digits, no_window, as_json)

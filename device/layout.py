@@ -175,7 +175,7 @@ def place_missing(groups: list[Rect], digits: int) -> list[Rect | None]:
     """
     slots: list[Rect | None] = list(groups)
     if len(groups) >= 2:
-        gaps = [b.x - (a.x + a.w) for a, b in zip(groups, groups[1:])]
+        gaps = _gaps(groups)
         usual_gap = median(gaps)
         pitch = median([g.w for g in groups]) + usual_gap
         for gap, index in sorted(((g, i) for i, g in enumerate(gaps)), reverse=True):  # widest first
@@ -223,8 +223,13 @@ def _union(a: Rect, b: Rect) -> Rect:
     return Rect(x, y, max(a.x + a.w, b.x + b.w) - x, max(a.y + a.h, b.y + b.h) - y)
 
 
+def _gaps(groups: list[Rect]) -> list[int]:
+    """The horizontal gap between each group and the next, left to right (negative where they overlap)."""
+    return [b.x - (a.x + a.w) for a, b in zip(groups, groups[1:])]
+
+
 def _join_closest(groups: list[Rect]) -> list[Rect]:
-    gaps = [groups[i + 1].x - (groups[i].x + groups[i].w) for i in range(len(groups) - 1)]
+    gaps = _gaps(groups)
     i = gaps.index(min(gaps))
     return groups[:i] + [_union(groups[i], groups[i + 1])] + groups[i + 2:]
 

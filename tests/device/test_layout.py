@@ -3,7 +3,7 @@ import cv2 as cv
 import numpy as np
 import pytest
 
-from device.layout import blank_canvas, book_boxes, find_boxes, page_ink, red_mask
+from device.layout import blank_canvas, book_boxes, find_boxes, page_ink, red_mask, segment_free
 
 
 def _jpeg(page, quality=60):
@@ -47,8 +47,6 @@ def _handwriting(extra_marks=()):
 
 
 def test_a_piece_broken_off_a_digit_stays_with_it_and_a_far_dot_is_dropped():
-    from device.layout import segment_free
-
     whole = segment_free(_handwriting(), 5)[1]
     page = _handwriting()
     page[38:53, 156:161] = 255  # a gap cuts the second digit's bar off its stem, as a pen lifted early
@@ -59,8 +57,6 @@ def test_a_piece_broken_off_a_digit_stays_with_it_and_a_far_dot_is_dropped():
 
 
 def test_a_short_digit_among_tall_ones_is_a_digit_not_a_dot():
-    from device.layout import segment_free
-
     page = _handwriting()
     page[:, 240:340] = 255                                     # the third digit...
     cv.line(page, (290, 96), (288, 112), (0, 0, 0), 4)         # ...is a 1 a fifth as tall as the others
