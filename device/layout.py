@@ -17,7 +17,10 @@ CANVAS_SIZE = (200, 520)   # rows, columns
 BOX_COUNT = 5
 BOX_COLOUR = (0, 0, 255)   # BGR red
 BOX_TOP, BOX_BOTTOM = 50, 150
+BOX_LEFT, BOX_PITCH = 10, 100
 MIN_LINE = 40             # red pixels in a row before it can be a box's top or bottom edge
+MIN_SAMPLED_RED = 4       # fewer red pixels in every fourth row, and no boxes can be found: they need two
+                          # vertical lines of at least 12 px (0.6 of a 20 px band), 6 px in those rows
 MARK_REACH = 0.25         # a small mark this share of a digit's width from it, or nearer, is part of it
 
 
@@ -34,10 +37,14 @@ class Rect:
     def moved(self, dx: int, dy: int) -> "Rect":
         return Rect(self.x + dx, self.y + dy, self.w, self.h)
 
+    def inside(self) -> "Rect":
+        """The rectangle within a 1 px outline drawn around this one's edge."""
+        return Rect(self.x + 1, self.y + 1, self.w - 2, self.h - 2)
+
 
 def book_boxes() -> list[Rect]:
     """The five boxes of the book's canvas (their outlines, 1 px red lines included)."""
-    return [Rect(10 + 100 * i, BOX_TOP, 101, BOX_BOTTOM - BOX_TOP + 1) for i in range(BOX_COUNT)]
+    return [Rect(BOX_LEFT + BOX_PITCH * i, BOX_TOP, BOX_PITCH + 1, BOX_BOTTOM - BOX_TOP + 1) for i in range(BOX_COUNT)]
 
 
 def blank_canvas() -> np.ndarray:
@@ -55,6 +62,45 @@ def red_mask(image: np.ndarray) -> np.ndarray:
     blue, green, red = cv.split(image[:, :, :3])
     dominance = cv.subtract(red, cv.max(green, blue))  # saturates at 0
     return ((red > 120) & (dominance > 60)).view(np.uint8)
+
+
+def boxed_row(page: np.ndarray) -> tuple[list[Rect], Rect, np.ndarray] | None:
+    """The red boxes on a BGR page, the band of the page that holds them (`row_of`), and that
+    band's red mask; None for a page without boxes.
+
+    The book's own canvas, the GUI's, is recognised by its outline pixels alone, and a page
+    without red is passed over after a look at every fourth row: searching a whole page for
+    red lines was a fifth of a recognition.
+    """
+    if page.ndim != 3 or page.shape[2] < 3:
+        return None
+    if page.shape[:2] == CANVAS_SIZE:
+        boxes = [box.inside() for box in book_boxes()]
+        row = row_of(boxes, page.shape)
+        red = red_mask(row.crop(page))
+        if _book_outlines_in(red, row):
+            return boxes, row, red
+    if cv.countNonZero(red_mask(page[::4])) < MIN_SAMPLED_RED:
+        return None
+    red = red_mask(page)
+    boxes = find_boxes(page, red)
+    if not boxes:
+        return None
+    row = row_of(boxes, page.shape)
+    return boxes, row, row.crop(red)
+
+
+def _book_outlines_in(red: np.ndarray, row: Rect) -> bool:
+    """Whether the red mask of the band `row` of a book-sized canvas shows the book's outlines
+    where the GUI draws them: nearly all of them red, and the pixels just inside them not (so
+    `find_boxes` would find the same boxes). numpy counts here: OpenCV's cannot read a strided column."""
+    top, bottom, left = BOX_TOP - row.y, BOX_BOTTOM - row.y, BOX_LEFT - row.x
+    right = left + BOX_COUNT * BOX_PITCH
+    outline = [red[top, left: right + 1], red[bottom, left: right + 1], red[top + 1: bottom, left: right + 1: BOX_PITCH]]
+    inside = [red[top + 1, left + 1: right], red[bottom - 1, left + 1: right],
+              red[top + 1: bottom, left + 1: right: BOX_PITCH], red[top + 1: bottom, left + BOX_PITCH - 1: right: BOX_PITCH]]
+    return (sum(map(np.count_nonzero, outline)) >= 0.9 * sum(part.size for part in outline)
+            and sum(map(np.count_nonzero, inside)) <= 0.1 * sum(part.size for part in inside))
 
 
 def find_boxes(image: np.ndarray, red: np.ndarray | None = None) -> list[Rect]:

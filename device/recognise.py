@@ -8,7 +8,7 @@ import numpy as np
 
 from device.contract import to_model_input
 from device.heap import keep_freed_heap
-from device.layout import Rect, find_boxes, page_ink, place_missing, red_mask, row_of, segment_free
+from device.layout import Rect, boxed_row, page_ink, place_missing, segment_free
 from device.numeral import normalise
 from device.runtime import Classifier
 
@@ -74,14 +74,13 @@ def recognise(page: np.ndarray, classifier: Classifier, layout: str = "auto", di
 def _numerals(page: np.ndarray, layout: str, digits: int) -> tuple[str, list[Rect | None], list[np.ndarray | None]]:
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
-    red = red_mask(page) if layout in ("auto", "boxed") and page.ndim == 3 else None
-    boxes = find_boxes(page, red) if red is not None else []
-    if boxes:
+    boxed = boxed_row(page) if layout in ("auto", "boxed") else None
+    if boxed:
         # One ink map for the row of boxes, then one numeral per box: the same two steps as
         # `to_numeral`, but the paper is estimated once instead of five times, and only where
         # digits are read (the row of boxes: under two thirds of the GUI's canvas).
-        row = row_of(boxes, page.shape)
-        ink = page_ink(row.crop(page), row.crop(red)).mask
+        boxes, row, red = boxed
+        ink = page_ink(row.crop(page), red).mask
         return "boxed", boxes, [normalise(box.moved(-row.x, -row.y).crop(ink)) for box in boxes]
     if layout == "boxed":
         raise NoBoxes("no red boxes found; use --layout free for handwriting without boxes")

@@ -3,7 +3,7 @@ import cv2 as cv
 import numpy as np
 import pytest
 
-from device.layout import blank_canvas, book_boxes, find_boxes, page_ink, red_mask, segment_free
+from device.layout import blank_canvas, book_boxes, boxed_row, find_boxes, page_ink, red_mask, row_of, segment_free
 
 
 def _jpeg(page, quality=60):
@@ -32,6 +32,58 @@ def test_a_few_red_pixels_are_not_boxes():
     page = np.full((200, 520, 3), 255, np.uint8)
     page[100, 10:60] = (0, 0, 255)  # one short red line: fewer red pixels than two box edges
     assert red_mask(page).sum() == 50 and find_boxes(page) == []
+
+
+def _boxed_row_by_search(page):
+    """What `boxed_row` returns, found the slow way: the whole page's red mask searched for lines."""
+    red = red_mask(page)
+    boxes = find_boxes(page, red)
+    if not boxes:
+        return None
+    row = row_of(boxes, page.shape)
+    return boxes, row, row.crop(red)
+
+
+def _same(found, expected):
+    if found is None or expected is None:
+        return found is expected
+    return found[:2] == expected[:2] and np.array_equal(found[2], expected[2])
+
+
+@pytest.mark.parametrize("quality", [None, 90, 60])
+def test_the_book_canvas_is_recognised_by_its_outlines_as_a_search_would_find_it(mnist_path, quality):
+    from bench.render import render
+
+    with np.load(mnist_path) as data:
+        images, labels = data["x_test"], data["y_test"]
+    rng = np.random.default_rng(3)
+    for _ in range(12):
+        page = render("boxed", images, labels, rng)[0]
+        page = page if quality is None else _jpeg(page, quality)
+        found = boxed_row(page)
+        assert found is not None and _same(found, _boxed_row_by_search(page))
+
+
+@pytest.mark.parametrize("change", ["scaled", "moved", "thick", "no outlines", "two boxes"])
+def test_other_pages_are_searched_for_boxes(change):
+    page = blank_canvas()
+    cv.line(page, (40, 70), (60, 130), (0, 0, 0), 7)
+    if change == "scaled":
+        page = cv.resize(page, (780, 300), interpolation=cv.INTER_NEAREST)
+    elif change == "moved":  # the book's size, its boxes 3 px lower
+        page = np.roll(page, 3, axis=0)
+    elif change == "thick":  # outlines 2 px wide: the insides are a pixel smaller
+        page = cv.erode(page, np.ones((1, 2), np.uint8))
+        page = cv.erode(page, np.ones((2, 1), np.uint8))
+    elif change == "no outlines":
+        page[red_mask(page) == 1] = 255
+    elif change == "two boxes":
+        page[:, 215:] = 255
+    expected = _boxed_row_by_search(page)
+    assert _same(boxed_row(page), expected)
+    assert (expected is None) == (change in ("no outlines",))
+    if change in ("moved", "thick"):
+        assert [box.inside() for box in book_boxes()] != expected[0]
 
 
 def _handwriting(extra_marks=()):
