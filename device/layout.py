@@ -75,11 +75,9 @@ def boxed_row(page: np.ndarray) -> tuple[list[Rect], Rect, np.ndarray] | None:
     if page.ndim != 3 or page.shape[2] < 3:
         return None
     if page.shape[:2] == CANVAS_SIZE:
-        boxes = [box.inside() for box in book_boxes()]
-        row = row_of(boxes, page.shape)
-        red = red_mask(row.crop(page))
-        if _book_outlines_in(red, row):
-            return boxes, row, red
+        red = red_mask(_BOOK_ROW.crop(page))
+        if _book_outlines_in(red, _BOOK_ROW):
+            return list(_BOOK_INSIDES), _BOOK_ROW, red
     if cv.countNonZero(red_mask(page[::4])) < MIN_SAMPLED_RED:
         return None
     red = red_mask(page)
@@ -145,6 +143,11 @@ def row_of(boxes: list[Rect], page_shape: tuple[int, ...], margin: int = 12) -> 
     right = min(columns, max(b.x + b.w for b in boxes) + margin)
     bottom = min(rows, max(b.y + b.h for b in boxes) + margin)
     return Rect(left, top, right - left, bottom - top)
+
+
+# The book canvas's boxes and their row, made once: a GUI canvas is read every time `r` is pressed.
+_BOOK_INSIDES = [box.inside() for box in book_boxes()]
+_BOOK_ROW = row_of(_BOOK_INSIDES, CANVAS_SIZE)
 
 
 def _counts(mask: np.ndarray, axis: int) -> np.ndarray:
