@@ -80,7 +80,7 @@ def main(source, data, out, modes, calibration, device_python, float32_agreement
         installed = _install(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    for path in installed + write_parity_report(rows, keras_accuracy, out):
+    for path in installed + write_parity_report(rows, keras_accuracy, source.name, out):
         click.echo(f"wrote {path}")
     click.echo(f"next: make demo   (recognise the sample canvases with {out / 'dmlp_int8.tflite'})")
 

@@ -36,17 +36,17 @@ def sidecar(tflite: Path, mode: Mode, source: dict, tensors: dict, converter: di
     return document
 
 
-def write_parity_report(rows: list[dict], keras_accuracy: float, models: Path) -> list[Path]:
-    """parity.json, parity.md and parity.png in `models`."""
+def write_parity_report(rows: list[dict], keras_accuracy: float, keras_name: str, models: Path) -> list[Path]:
+    """parity.json, parity.md and parity.png in `models`, for the modes converted from `keras_name`."""
     json_path, md_path, png_path = models / "parity.json", models / "parity.md", models / "parity.png"
-    write_json(json_path, {"keras_test_accuracy": keras_accuracy, "modes": rows})
-    write_text(md_path, parity_markdown(rows, keras_accuracy))
-    _plot(rows, keras_accuracy, png_path)
+    write_json(json_path, {"keras": keras_name, "keras_test_accuracy": keras_accuracy, "modes": rows})
+    write_text(md_path, parity_markdown(rows, keras_accuracy, keras_name))
+    _plot(rows, keras_accuracy, keras_name, png_path)
     return [json_path, md_path, png_path]
 
 
-def parity_markdown(rows: list[dict], keras_accuracy: float) -> str:
-    lines = [f"Keras dmlp: {keras_accuracy:.2%} on the 10,000 MNIST test images.", "",
+def parity_markdown(rows: list[dict], keras_accuracy: float, keras_name: str) -> str:
+    lines = [f"Keras {keras_name}: {keras_accuracy:.2%} on the 10,000 MNIST test images.", "",
              "| mode | size | runtime | TFLite accuracy | Δ vs Keras | agreement | max abs Δp | 5-digit invoke |",
              "|---|---|---|---|---|---|---|---|"]
     for row in rows:
@@ -61,7 +61,7 @@ def parity_markdown(rows: list[dict], keras_accuracy: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plot(rows: list[dict], keras_accuracy: float, path: Path) -> None:
+def _plot(rows: list[dict], keras_accuracy: float, keras_name: str, path: Path) -> None:
     figure, axes = plt.subplots(figsize=(7, 4.5), dpi=100)
     markers = {"ai_edge_litert": "o", "tflite_runtime": "x"}
     for row in rows:
@@ -72,7 +72,7 @@ def _plot(rows: list[dict], keras_accuracy: float, path: Path) -> None:
         axes.annotate(row["mode"], (row["size_bytes"] / 1e6, _best(row) * 100), textcoords="offset points",
                       xytext=(6, 6))
     axes.axhline(keras_accuracy * 100, color="grey", linestyle="--", label=f"Keras {keras_accuracy:.2%}")
-    axes.set(title="dmlp: model size vs MNIST test accuracy", xlabel="size (MB)", ylabel="test accuracy (%)")
+    axes.set(title=f"{keras_name}: model size vs MNIST test accuracy", xlabel="size (MB)", ylabel="test accuracy (%)")
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize=8, loc="lower right")
     figure.tight_layout()
