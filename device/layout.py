@@ -19,8 +19,10 @@ BOX_COLOUR = (0, 0, 255)   # BGR red
 BOX_TOP, BOX_BOTTOM = 50, 150
 BOX_LEFT, BOX_PITCH = 10, 100
 MIN_LINE = 40             # red pixels in a row before it can be a box's top or bottom edge
-MIN_SAMPLED_RED = 4       # fewer red pixels in every fourth row, and no boxes can be found: they need two
-                          # vertical lines of at least 12 px (0.6 of a 20 px band), 6 px in those rows
+HORIZONTAL_LINE = 0.5     # a box's top or bottom edge: a row at least this share as red as the reddest
+VERTICAL_LINE = 0.6       # a box's side: a column red over at least this share of the rows between them
+MIN_SAMPLED_RED = 4       # fewer red pixels in every fourth row, and no boxes of solid lines can be found:
+                          # they need two sides of at least 12 px (0.6 of a 20 px band), 6 px in those rows
 MARK_REACH = 0.25         # a small mark this share of a digit's width from it, or nearer, is part of it
 
 
@@ -64,6 +66,10 @@ def red_mask(image: np.ndarray) -> np.ndarray:
     return ((red > 120) & (dominance > 60)).view(np.uint8)
 
 
+def _in_colour(page: np.ndarray) -> bool:
+    return page.ndim == 3 and page.shape[2] >= 3
+
+
 def boxed_row(page: np.ndarray) -> tuple[list[Rect], Rect, np.ndarray] | None:
     """The red boxes on a BGR page, the band of the page that holds them (`row_of`), and that
     band's red mask; None for a page without boxes.
@@ -72,7 +78,7 @@ def boxed_row(page: np.ndarray) -> tuple[list[Rect], Rect, np.ndarray] | None:
     without red is passed over after a look at every fourth row: searching a whole page for
     red lines was a fifth of a recognition.
     """
-    if page.ndim != 3 or page.shape[2] < 3:
+    if not _in_colour(page):
         return None
     if page.shape[:2] == CANVAS_SIZE:
         red = red_mask(_BOOK_ROW.crop(page))
@@ -89,16 +95,21 @@ def boxed_row(page: np.ndarray) -> tuple[list[Rect], Rect, np.ndarray] | None:
 
 
 def _book_outlines_in(red: np.ndarray, row: Rect) -> bool:
-    """Whether the red mask of the band `row` of a book-sized canvas shows the book's outlines
-    where the GUI draws them: nearly all of them red, and the pixels just inside them not (so
-    `find_boxes` would find the same boxes). numpy counts here: OpenCV's cannot read a strided column."""
+    """Whether the red mask of the band `row` of a book-sized canvas holds the book's outlines
+    where the GUI draws them: each a line by `find_boxes`' own measures, and the rows and columns
+    just inside them not. `find_boxes` then finds the same boxes, unless there is red elsewhere
+    (a red rule above the boxes misleads it, not this)."""
     top, bottom, left = BOX_TOP - row.y, BOX_BOTTOM - row.y, BOX_LEFT - row.x
     right = left + BOX_COUNT * BOX_PITCH
-    outline = [red[top, left: right + 1], red[bottom, left: right + 1], red[top + 1: bottom, left: right + 1: BOX_PITCH]]
-    inside = [red[top + 1, left + 1: right], red[bottom - 1, left + 1: right],
-              red[top + 1: bottom, left + 1: right: BOX_PITCH], red[top + 1: bottom, left + BOX_PITCH - 1: right: BOX_PITCH]]
-    return (sum(map(np.count_nonzero, outline)) >= 0.9 * sum(part.size for part in outline)
-            and sum(map(np.count_nonzero, inside)) <= 0.1 * sum(part.size for part in inside))
+    outline_rows = _counts(red[[top, bottom], left: right + 1], axis=1)
+    inside_rows = _counts(red[[top + 1, bottom - 1], left: right + 1], axis=1)
+    band = red[top + 1: bottom]
+    outline_columns = _counts(band[:, left: right + 1: BOX_PITCH], axis=0)
+    inside_columns = np.concatenate([_counts(band[:, left + 1: right: BOX_PITCH], axis=0),
+                                     _counts(band[:, left + BOX_PITCH - 1: right: BOX_PITCH], axis=0)])
+    # Rows this red are lines whatever the reddest row of the page: over half of its width.
+    return (outline_rows.min() >= 0.9 * (right + 1 - left) and inside_rows.max() < HORIZONTAL_LINE * outline_rows.min()
+            and outline_columns.min() >= VERTICAL_LINE * len(band) and inside_columns.max() < VERTICAL_LINE * len(band))
 
 
 def find_boxes(image: np.ndarray, red: np.ndarray | None = None) -> list[Rect]:
@@ -108,7 +119,7 @@ def find_boxes(image: np.ndarray, red: np.ndarray | None = None) -> list[Rect]:
     red), not as closed contours: a digit stroke drawn across a box's edge, or JPEG fading a
     stretch of it, breaks a contour but not a line. `red` is the page's `red_mask`, if known.
     """
-    if image.ndim != 3 or image.shape[2] < 3:
+    if not _in_colour(image):
         return []
     red = red_mask(image) if red is None else red
     if cv.countNonZero(red) < 2 * MIN_LINE:  # a page without boxes, at a tenth of the cost of looking for lines
@@ -116,12 +127,12 @@ def find_boxes(image: np.ndarray, red: np.ndarray | None = None) -> list[Rect]:
     row_counts = _counts(red, axis=1)
     if row_counts.max(initial=0) < MIN_LINE:
         return []
-    horizontal = _line_runs(row_counts >= 0.5 * row_counts.max())
+    horizontal = _line_runs(row_counts >= HORIZONTAL_LINE * row_counts.max())
     if len(horizontal) < 2:
         return []
     top, bottom = horizontal[0], horizontal[-1]
     band = red[top[1]: bottom[0]]
-    vertical = _line_runs(_counts(band, axis=0) >= 0.6 * len(band)) if len(band) >= 20 else []
+    vertical = _line_runs(_counts(band, axis=0) >= VERTICAL_LINE * len(band)) if len(band) >= 20 else []
     boxes = []
     for left, right in zip(vertical, vertical[1:]):
         box = Rect(left[1], top[1], right[0] - left[1], bottom[0] - top[1])

@@ -102,6 +102,7 @@ def _darkness(gray: np.ndarray) -> np.ndarray:
     if cv.minMaxLoc(paper)[0] == 255:
         return cv.bitwise_not(gray)
     if paper.shape != gray.shape:
+        # Stretched over the whole page, the last rows that the quarter size left out included.
         # Where a pixel is lighter than this estimate, its darkness saturates at 0: no need to raise it.
         paper = cv.resize(paper, (gray.shape[1], gray.shape[0]), interpolation=cv.INTER_LINEAR)
     return cv.divide(cv.subtract(paper, gray), paper, scale=255)
@@ -133,7 +134,7 @@ def _paper(gray: np.ndarray) -> np.ndarray:
     if shrink > 1:
         # The part of the page that is a multiple of 4 px, halved twice: INTER_AREA's exact-half
         # path is 3.5x faster here than one quarter step, 10x faster than a ratio that is not whole,
-        # and within 3 grey levels of either. The estimate is stretched back over the last rows.
+        # and within 3 grey levels of either.
         rows, columns = gray.shape[0] // shrink, gray.shape[1] // shrink
         small = gray[: rows * shrink, : columns * shrink]
         while small.shape[0] > rows:  # shrink is a power of two

@@ -3,7 +3,9 @@ import cv2 as cv
 import numpy as np
 import pytest
 
-from device.layout import blank_canvas, book_boxes, boxed_row, find_boxes, page_ink, red_mask, row_of, segment_free
+from device import layout
+from device.layout import (BOX_COLOUR, blank_canvas, book_boxes, boxed_row, find_boxes, page_ink, red_mask, row_of,
+                          segment_free)
 
 
 def _jpeg(page, quality=60):
@@ -51,20 +53,41 @@ def _same(found, expected):
 
 
 @pytest.mark.parametrize("quality", [None, 90, 60])
-def test_the_book_canvas_is_recognised_by_its_outlines_as_a_search_would_find_it(mnist_path, quality):
+def test_the_book_canvas_is_known_by_its_outlines_without_a_search(mnist_path, quality, monkeypatch):
     from bench.render import render
 
     with np.load(mnist_path) as data:
         images, labels = data["x_test"], data["y_test"]
     rng = np.random.default_rng(3)
-    for _ in range(12):
-        page = render("boxed", images, labels, rng)[0]
-        page = page if quality is None else _jpeg(page, quality)
-        found = boxed_row(page)
-        assert found is not None and _same(found, _boxed_row_by_search(page))
+    pages = [render("boxed", images, labels, rng)[0] for _ in range(12)]
+    pages = [page if quality is None else _jpeg(page, quality) for page in pages]
+    expected = [_boxed_row_by_search(page) for page in pages]
+
+    def no_search(*args):
+        raise AssertionError("the book's canvas was searched for boxes")
+
+    monkeypatch.setattr(layout, "find_boxes", no_search)
+    for page, search in zip(pages, expected):
+        assert search is not None and _same(boxed_row(page), search)
 
 
-@pytest.mark.parametrize("change", ["scaled", "moved", "thick", "no outlines", "two boxes"])
+def test_strokes_across_the_outlines_find_what_the_search_finds():
+    rng = np.random.default_rng(4)
+    searched = 0
+    for _ in range(40):
+        page = blank_canvas()
+        for _ in range(int(rng.integers(1, 6))):  # strokes over the edges, as the book's window allows
+            x, y = int(rng.integers(0, 520)), int(rng.integers(40, 160))
+            end = (x + int(rng.integers(-60, 60)), y + int(rng.integers(-60, 60)))
+            cv.line(page, (x, y), end, (0, 0, 0), int(rng.integers(3, 12)))
+        expected = _boxed_row_by_search(page)
+        searched += expected is None or len(expected[0]) < 5
+        assert _same(boxed_row(page), expected)
+    assert searched > 0  # some strokes cut a side enough that the search finds fewer boxes
+
+
+@pytest.mark.parametrize("change", ["scaled", "moved", "thick", "no outlines", "two boxes", "ink along a side",
+                                    "small boxes"])
 def test_other_pages_are_searched_for_boxes(change):
     page = blank_canvas()
     cv.line(page, (40, 70), (60, 130), (0, 0, 0), 7)
@@ -79,10 +102,16 @@ def test_other_pages_are_searched_for_boxes(change):
         page[red_mask(page) == 1] = 255
     elif change == "two boxes":
         page[:, 215:] = 255
+    elif change == "ink along a side":  # the side between boxes 2 and 3 is under ink for half its length
+        cv.line(page, (210, 60), (210, 105), (0, 0, 0), 3)
+    elif change == "small boxes":  # 22 px boxes, about the least the search finds
+        page = np.full((60, 100, 3), 255, np.uint8)
+        for left in (10, 33):
+            cv.rectangle(page, (left, 20), (left + 23, 43), BOX_COLOUR, 1)
     expected = _boxed_row_by_search(page)
     assert _same(boxed_row(page), expected)
-    assert (expected is None) == (change in ("no outlines",))
-    if change in ("moved", "thick"):
+    assert (expected is None) == (change == "no outlines")
+    if change in ("moved", "thick", "ink along a side"):
         assert [box.inside() for box in book_boxes()] != expected[0]
 
 
