@@ -100,16 +100,21 @@ def _book_outlines_in(red: np.ndarray, row: Rect) -> bool:
     just inside them not. `find_boxes` then finds the same boxes, unless there is red elsewhere
     (a red rule above the boxes misleads it, not this)."""
     top, bottom, left = BOX_TOP - row.y, BOX_BOTTOM - row.y, BOX_LEFT - row.x
-    right = left + BOX_COUNT * BOX_PITCH
-    outline_rows = _counts(red[[top, bottom], left: right + 1], axis=1)
-    inside_rows = _counts(red[[top + 1, bottom - 1], left: right + 1], axis=1)
-    band = red[top + 1: bottom]
-    outline_columns = _counts(band[:, left: right + 1: BOX_PITCH], axis=0)
-    inside_columns = np.concatenate([_counts(band[:, left + 1: right: BOX_PITCH], axis=0),
-                                     _counts(band[:, left + BOX_PITCH - 1: right: BOX_PITCH], axis=0)])
+    width = BOX_COUNT * BOX_PITCH + 1
+    outline_rows = min(cv.countNonZero(red[y, left: left + width]) for y in (top, bottom))
+    inside_rows = max(cv.countNonZero(red[y, left: left + width]) for y in (top + 1, bottom - 1))
+    band = red[top + 1: bottom, left: left + width]
+    counts = _counts(band.take(_SIDE_COLUMNS + _INSIDE_COLUMNS, axis=1), axis=0).tolist()  # one copy, one sum
+    sides, insides = counts[: len(_SIDE_COLUMNS)], counts[len(_SIDE_COLUMNS):]
     # Rows this red are lines whatever the reddest row of the page: over half of its width.
-    return (outline_rows.min() >= 0.9 * (right + 1 - left) and inside_rows.max() < HORIZONTAL_LINE * outline_rows.min()
-            and outline_columns.min() >= VERTICAL_LINE * len(band) and inside_columns.max() < VERTICAL_LINE * len(band))
+    return (outline_rows >= 0.9 * width and inside_rows < HORIZONTAL_LINE * outline_rows
+            and min(sides) >= VERTICAL_LINE * len(band) and max(insides) < VERTICAL_LINE * len(band))
+
+
+# Columns of the book's row of boxes, from the left edge of the first: each box's sides, and the
+# columns just inside them.
+_SIDE_COLUMNS = list(range(0, BOX_COUNT * BOX_PITCH + 1, BOX_PITCH))
+_INSIDE_COLUMNS = [side + step for side in _SIDE_COLUMNS for step in (-1, 1) if 0 < side + step < _SIDE_COLUMNS[-1]]
 
 
 def find_boxes(image: np.ndarray, red: np.ndarray | None = None) -> list[Rect]:
