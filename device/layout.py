@@ -62,8 +62,12 @@ def red_mask(image: np.ndarray) -> np.ndarray:
     Red by dominance rather than by value, so JPEG's smeared, pinkish 1-px lines still count.
     """
     blue, green, red = cv.split(image[:, :, :3])
-    dominance = cv.subtract(red, cv.max(green, blue))  # saturates at 0
-    return ((red > 120) & (dominance > 60)).view(np.uint8)
+    # In place: each new array is another page-sized block to bring into the cache, on every page.
+    dominance = cv.max(green, blue)
+    cv.subtract(red, dominance, dst=dominance)  # saturates at 0
+    cv.threshold(dominance, 60, 1, cv.THRESH_BINARY, dst=dominance)
+    cv.threshold(red, 120, 1, cv.THRESH_BINARY, dst=red)
+    return cv.bitwise_and(dominance, red, dst=dominance)
 
 
 def _in_colour(page: np.ndarray) -> bool:

@@ -86,7 +86,8 @@ def find_ink(gray: np.ndarray) -> Ink:
         return _no_ink(gray.shape)
     darkness = _darkness(gray)
     # A page with nothing darker than MIN_CONTRAST leaves an empty mask, which remove_specks reports as no ink.
-    _, mask = cv.threshold(darkness, max(MIN_CONTRAST * 255, _otsu_level(darkness)), 1, cv.THRESH_BINARY)
+    level = max(MIN_CONTRAST * 255, _otsu_level(darkness))
+    _, mask = cv.threshold(darkness, level, 1, cv.THRESH_BINARY, dst=darkness)  # in place: one page-sized array fewer
     return remove_specks(mask)
 
 
@@ -105,7 +106,8 @@ def _darkness(gray: np.ndarray) -> np.ndarray:
         # Stretched over the whole page, the last rows that the quarter size left out included.
         # Where a pixel is lighter than this estimate, its darkness saturates at 0: no need to raise it.
         paper = cv.resize(paper, (gray.shape[1], gray.shape[0]), interpolation=cv.INTER_LINEAR)
-    return cv.divide(cv.subtract(paper, gray), paper, scale=255)
+    darkness = cv.subtract(paper, gray)
+    return cv.divide(darkness, paper, dst=darkness, scale=255)
 
 
 def _otsu_level(darkness: np.ndarray) -> float:
