@@ -15,7 +15,7 @@ import click
 import numpy as np
 
 from device.bench import BenchRun, run_bench
-from device.cli import load_classifier, model_options
+from device.cli import load_classifier, model_options, repeats_option
 from device.contract import to_model_input
 from device.images import read_image
 from device.recognise import recognise
@@ -32,7 +32,7 @@ KERAS_CALLS = 50  # predict is ~50 ms a call: 50 calls give a steady p50 in a fe
               help="The book's Keras file (make train writes it).")
 @click.option("--samples", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=ROOT / "device" / "samples", show_default="device/samples")
-@click.option("--repeats", type=click.IntRange(min=10), default=300, show_default=True)
+@repeats_option
 @model_options
 def main(keras_model, samples, repeats, classifier_args):
     """Time the TFLite recogniser, then Keras load_model + predict on the same numerals."""
