@@ -90,6 +90,11 @@ def boxed_row(page: np.ndarray) -> tuple[list[Rect], Rect, np.ndarray] | None:
             return list(_BOOK_INSIDES), _BOOK_ROW, red
     if cv.countNonZero(red_mask(page[::4])) < MIN_SAMPLED_RED:
         return None
+    return searched_row(page)
+
+
+def searched_row(page: np.ndarray) -> tuple[list[Rect], Rect, np.ndarray] | None:
+    """`boxed_row` the long way, for any page: the whole page's red mask searched for lines."""
     red = red_mask(page)
     boxes = find_boxes(page, red)
     if not boxes:

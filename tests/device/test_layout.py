@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from device import layout
-from device.layout import (BOX_COLOUR, blank_canvas, book_boxes, boxed_row, find_boxes, page_ink, red_mask, row_of,
-                          segment_free)
+from device.layout import (BOX_COLOUR, blank_canvas, book_boxes, boxed_row, find_boxes, page_ink, red_mask,
+                          searched_row, segment_free)
 
 
 def _jpeg(page, quality=60):
@@ -36,16 +36,6 @@ def test_a_few_red_pixels_are_not_boxes():
     assert red_mask(page).sum() == 50 and find_boxes(page) == []
 
 
-def _boxed_row_by_search(page):
-    """What `boxed_row` returns, found the slow way: the whole page's red mask searched for lines."""
-    red = red_mask(page)
-    boxes = find_boxes(page, red)
-    if not boxes:
-        return None
-    row = row_of(boxes, page.shape)
-    return boxes, row, row.crop(red)
-
-
 def _same(found, expected):
     if found is None or expected is None:
         return found is expected
@@ -61,7 +51,7 @@ def test_the_book_canvas_is_known_by_its_outlines_without_a_search(mnist_path, q
     rng = np.random.default_rng(3)
     pages = [render("boxed", images, labels, rng)[0] for _ in range(12)]
     pages = [page if quality is None else _jpeg(page, quality) for page in pages]
-    expected = [_boxed_row_by_search(page) for page in pages]
+    expected = [searched_row(page) for page in pages]
 
     def no_search(*args):
         raise AssertionError("the book's canvas was searched for boxes")
@@ -80,7 +70,7 @@ def test_strokes_across_the_outlines_find_what_the_search_finds():
             x, y = int(rng.integers(0, 520)), int(rng.integers(40, 160))
             end = (x + int(rng.integers(-60, 60)), y + int(rng.integers(-60, 60)))
             cv.line(page, (x, y), end, (0, 0, 0), int(rng.integers(3, 12)))
-        expected = _boxed_row_by_search(page)
+        expected = searched_row(page)
         searched += expected is None or len(expected[0]) < 5
         assert _same(boxed_row(page), expected)
     assert searched > 0  # some strokes cut a side enough that the search finds fewer boxes
@@ -108,7 +98,7 @@ def test_other_pages_are_searched_for_boxes(change):
         page = np.full((60, 100, 3), 255, np.uint8)
         for left in (10, 33):
             cv.rectangle(page, (left, 20), (left + 23, 43), BOX_COLOUR, 1)
-    expected = _boxed_row_by_search(page)
+    expected = searched_row(page)
     assert _same(boxed_row(page), expected)
     assert (expected is None) == (change == "no outlines")
     if change in ("moved", "thick", "ink along a side"):
