@@ -15,10 +15,8 @@ import click
 import numpy as np
 
 from device.bench import BenchRun, run_bench
-from device.cli import load_classifier, model_options, repeats_option
+from device.cli import model_options, repeats_option
 from device.contract import to_model_input
-from device.images import read_image
-from device.recognise import recognise
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +35,7 @@ KERAS_CALLS = 50  # predict is ~50 ms a call: 50 calls give a steady p50 in a fe
 def main(keras_model, samples, repeats, classifier_args):
     """Time the TFLite recogniser, then Keras load_model + predict on the same numerals."""
     run = run_bench(classifier_args, samples, repeats)
-    batches = _numerals_of_each_sample(classifier_args, samples)
+    batches = _keras_batches(run, samples)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from train.quiet import import_tensorflow_quietly
 
@@ -56,14 +54,10 @@ def main(keras_model, samples, repeats, classifier_args):
     _report(keras_model, load_s, float(np.percentile(times, 50)), run)
 
 
-def _numerals_of_each_sample(classifier_args, samples: Path) -> list[np.ndarray]:
-    """The model input of each sample page that holds a digit, as the recogniser reads it."""
-    classifier = load_classifier(classifier_args)
-    batches = []
-    for path in sorted(samples.glob("*.png")):
-        numerals = [n for n in recognise(read_image(path), classifier).numerals if n is not None]
-        if numerals:
-            batches.append(to_model_input(np.array(numerals)))
+def _keras_batches(run: BenchRun, samples: Path) -> list[np.ndarray]:
+    """The model input of each sample page that holds a digit, as the recogniser read it."""
+    present = ([n for n in numerals if n is not None] for numerals in run.sample_numerals)
+    batches = [to_model_input(np.array(numerals)) for numerals in present if numerals]
     if not batches:
         raise click.ClickException(f"{samples}: no sample page holds a digit to time Keras' predict on")
     return batches

@@ -27,10 +27,12 @@ from device.recognise import recognise
 
 @dataclass(frozen=True)
 class BenchRun:
-    """The preprocessing and invoke time of each timed recognition, in ms."""
+    """The preprocessing and invoke time of each timed recognition, in ms, and the numerals
+    (model inputs, None where blank) of each sample page, from the warm-up pass."""
 
     preprocess_ms: np.ndarray
     invoke_ms: np.ndarray
+    sample_numerals: list[list[np.ndarray | None]]
 
     @property
     def total_ms(self) -> np.ndarray:
@@ -45,15 +47,14 @@ def run_bench(classifier_args, samples: Path, repeats: int) -> BenchRun:
     started = time.perf_counter()
     classifier = load_classifier(classifier_args)
     load_ms = (time.perf_counter() - started) * 1e3
-    for page in pages:  # warm-up: first calls allocate, load code and fill caches
-        recognise(page, classifier)
+    warm_up = [recognise(page, classifier) for page in pages]  # first calls allocate, load code and fill caches
     timings = np.empty((repeats, 2))
     for i in range(repeats):
         # Only the timings are kept, as a device keeps nothing of a page it has read: holding
         # every Result grew the heap each page, and its page faults added 0.03-0.05 ms to each.
         result = recognise(pages[i % len(pages)], classifier)
         timings[i] = result.preprocess_ms, result.invoke_ms
-    run = BenchRun(timings[:, 0], timings[:, 1])
+    run = BenchRun(timings[:, 0], timings[:, 1], [result.numerals for result in warm_up])
     click.echo(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
                f"{classifier.runtime} {classifier.runtime_version} with {classifier.threads} "
                f"thread{'s' if classifier.threads > 1 else ''}, "
