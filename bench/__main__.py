@@ -8,9 +8,11 @@ import click
 
 from bench.accuracy import score_layout
 from bench.render import LAYOUTS
-from device.files import display_path
-from device.mnist import DataError, load_npz
-from device.runtime import DEFAULT_MODEL, Classifier, ModelError
+from device.base.files import display_path
+from device.base.mnist import DataError, load_npz
+from device.interpreters import ModelError
+from device.runtime import DEFAULT_MODEL, Classifier
+from device.process import tune_for_recognition
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,6 +26,7 @@ from device.runtime import DEFAULT_MODEL, Classifier, ModelError
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per model and layout.")
 def main(models, data, canvases, seed, as_json):
     """Render zip codes from MNIST test digits in the boxed, free and photo layouts and read them back."""
+    tune_for_recognition()
     try:
         mnist = load_npz(data, splits=("test",))
     except DataError as error:

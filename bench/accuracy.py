@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.render import LAYOUTS, Style, render
-from device.recognise import recognise
+from device.recognize import recognize
 from device.runtime import Classifier
 
 
@@ -26,7 +26,7 @@ def score_layout(classifier: Classifier, layout: str, images: np.ndarray, labels
     right_digits = right_zips = blanks = 0
     for _ in range(canvases):
         canvas, truth = render(layout, images, labels, rng, style)
-        read = recognise(canvas, classifier, "boxed" if layout == "boxed" else "free", len(truth)).zip
+        read = recognize(canvas, classifier, "boxed" if layout == "boxed" else "free", len(truth)).zip
         right_digits += sum(a == b for a, b in zip(read, truth))
         right_zips += read == truth
         blanks += read.count("?")

@@ -14,9 +14,10 @@ from pathlib import Path
 import click
 import numpy as np
 
-from device.bench import BenchRun, run_bench
-from device.cli import model_options, repeats_option
-from device.contract import to_model_input
+from device.benchmark import BenchRun, run_bench
+from device.options import model_options, repeats_option
+from device.base.contract import to_model_input
+from device.process import tune_for_recognition
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,6 +35,7 @@ KERAS_CALLS = 50  # predict is ~50 ms a call: 50 calls give a steady p50 in a fe
 @model_options
 def main(keras_model, samples, repeats, classifier_args):
     """Time the TFLite recogniser, then Keras load_model + predict on the same numerals."""
+    tune_for_recognition()
     run = run_bench(classifier_args, samples, repeats)
     batches = _keras_batches(run, samples)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -12,8 +12,8 @@ import cv2 as cv
 import numpy as np
 
 from bench.render import render
-from device.files import atomic_path, write_json
-from device.mnist import load_npz
+from device.base.files import atomic_path, write_json
+from device.base.mnist import load_npz
 
 SAMPLES = Path(__file__).resolve().parent.parent / "device" / "samples"
 PLAN = (("boxed", 1), ("boxed", 2), ("free", 3), ("photo", 4))  # (layout, seed) per sample

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from device.contract import to_model_input
-from device.mnist import Mnist
+from device.base.contract import to_model_input
+from device.base.mnist import Mnist
 
 MIN_CALIBRATION = 100
 

@@ -13,9 +13,9 @@ from convert.calibration import representative_inputs
 from convert.modes import Mode, convert
 from convert.parity import ParityError, Thresholds, failures, run_device_runtime, run_litert
 from convert.report import sidecar, write_parity_report
-from device.cli import OneLineError
-from device.files import sha256_of, write_bytes, write_json
-from device.mnist import DataError, load_npz
+from device.base.errors import OneLineError
+from device.base.files import sha256_of, write_bytes, write_json
+from device.base.mnist import DataError, load_npz
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,7 +58,7 @@ def main(source, data, out, modes, calibration, device_python, float32_agreement
                           if Mode.INT8 in modes else None)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--calibration") from None
-    from device.contract import to_model_input
+    from device.base.contract import to_model_input
 
     labels = mnist.y_test
     reference = model.predict(to_model_input(mnist.x_test), batch_size=1000, verbose=0)
@@ -82,7 +82,7 @@ def main(source, data, out, modes, calibration, device_python, float32_agreement
         shutil.rmtree(staging, ignore_errors=True)
     for path in installed + write_parity_report(rows, keras_accuracy, source.name, out):
         click.echo(f"wrote {path}")
-    click.echo(f"next: make demo   (recognise the sample canvases with {out / 'dmlp_int8.tflite'})")
+    click.echo(f"next: make demo   (recognize the sample canvases with {out / 'dmlp_int8.tflite'})")
 
 
 def _load_source(source: Path):

@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 import numpy as np
 import tensorflow as tf
 
-from device.native import native_stderr_hidden
+from device.base.native import native_stderr_hidden
 
 
 class Mode(str, enum.Enum):

@@ -16,7 +16,8 @@ import numpy as np
 
 from convert.modes import Mode
 from device.evaluate import evaluate_mnist
-from device.runtime import Classifier, ModelError, runtime_version
+from device.interpreters import ModelError, runtime_version
+from device.runtime import Classifier
 
 
 # What device/ says when a runtime refuses a model (as opposed to any other failure).

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 
 from convert.modes import Mode
 from convert.parity import RuntimeParity, as_dict
-from device.files import atomic_path, write_json, write_text
+from device.base.files import atomic_path, write_json, write_text
 
 
 def sidecar(tflite: Path, mode: Mode, source: dict, tensors: dict, converter: dict,

@@ -1,3 +1,3 @@
-from device.cli import main
+from device.app.cli import main
 
 main(prog_name="python -m device")

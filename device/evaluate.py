@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from device.contract import to_model_input
-from device.files import atomic_path, display_path
-from device.mnist import load_npz
+from device.base.contract import to_model_input
+from device.base.files import atomic_path, display_path
+from device.base.mnist import load_npz
 from device.runtime import Classifier
 
 

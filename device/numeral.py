@@ -11,11 +11,7 @@ from dataclasses import dataclass
 import cv2 as cv
 import numpy as np
 
-from device.contract import IMAGE_SIDE
-
-# Pages and numerals are small: OpenCV's thread pool costs more than it saves on them, and on a
-# 2-4 core device it competes with the interpreter's own threads.
-cv.setNumThreads(1)
+from device.base.contract import IMAGE_SIDE
 
 DIGIT_BOX = 20             # MNIST's digit box inside the 28x28 frame
 MIN_CONTRAST = 0.25        # ink must be at least this much darker than the paper around it

@@ -44,7 +44,7 @@ def probe(content: bytes, sha256: str, runtime: str, version: str) -> str | None
 
 
 def _child(runtime: str) -> None:
-    from device.runtime import make_interpreter
+    from device.interpreters import make_interpreter
 
     interpreter, _ = make_interpreter(sys.stdin.buffer.read(), 1, runtime)
     interpreter.allocate_tensors()
@@ -52,7 +52,7 @@ def _child(runtime: str) -> None:
 
 
 if __name__ == "__main__":
-    from device.runtime import last_line
+    from device.interpreters import last_line
 
     try:
         _child(sys.argv[1])

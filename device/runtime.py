@@ -6,8 +6,6 @@ successor everywhere else; TensorFlow's own interpreter is a last resort on a de
 from __future__ import annotations
 
 import hashlib
-import importlib
-import importlib.metadata
 import json
 import os
 import warnings
@@ -17,8 +15,10 @@ from pathlib import Path
 import cv2 as cv
 import numpy as np
 
-from device.contract import INPUT_CONTRACT, INPUT_SIZE
-from device.native import native_stderr_hidden
+from device.base.contract import INPUT_CONTRACT, INPUT_SIZE
+from device.base.native import native_stderr_hidden
+from device.interpreters import (INSTALL_HINT, ModelError, available_runtime, default_threads, last_line,
+                                 make_interpreter, runtime_version)
 from device.probe import probe
 
 # tflite-runtime's aarch64 build is linked with -ffast-math and turns on flush-to-zero when it
@@ -26,19 +26,9 @@ from device.probe import probe
 # come near 1e-38, so the warning says nothing about our results.
 warnings.filterwarnings("ignore", message="The value of the smallest subnormal")
 
-RUNTIMES = ("tflite_runtime", "ai_edge_litert", "tensorflow")
-_MODULES = {"tflite_runtime": "tflite_runtime.interpreter", "ai_edge_litert": "ai_edge_litert.interpreter",
-            "tensorflow": "tensorflow.lite"}
-_DISTRIBUTIONS = {"tflite_runtime": "tflite-runtime", "ai_edge_litert": "ai-edge-litert", "tensorflow": "tensorflow"}
-INSTALL_HINT = {"tflite_runtime": "pip install tflite-runtime==2.14.0", "ai_edge_litert": "pip install ai-edge-litert==2.3.0",
-                "tensorflow": "pip install tensorflow==2.21.0"}
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "dmlp_int8.tflite"
 # A deployed MLP is a few MB; anything far bigger is not ours and is refused before it is read.
 MAX_MODEL_BYTES = 64 * 1024 * 1024
-
-
-class ModelError(Exception):
-    """The model or its runtime cannot be used. The message is one line naming the file and what to do."""
 
 
 @dataclass(frozen=True)
@@ -50,47 +40,6 @@ class Quantisation:
     @property
     def is_quantised(self) -> bool:
         return self.scale != 0.0
-
-
-def available_runtime(preferred: str | None = None) -> str:
-    """The first importable runtime, or `preferred` if given and importable.
-
-    Raises:
-        ModelError: when the forced runtime, or every runtime, is missing.
-    """
-    for name in ([preferred] if preferred else RUNTIMES):
-        try:
-            importlib.import_module(_MODULES[name])
-            return name
-        except ImportError:
-            continue
-    if preferred:
-        raise ModelError(f"runtime {preferred} is not installed: {INSTALL_HINT[preferred]}")
-    raise ModelError("no TFLite runtime is installed: pip install -r device/requirements.txt")
-
-
-def runtime_version(name: str) -> str:
-    try:
-        return importlib.metadata.version(_DISTRIBUTIONS[name])
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def default_threads() -> int:
-    """All cores up to four: two halve tflite-runtime's int8 invoke here; more only add waiting."""
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-def make_interpreter(model_content: bytes, threads: int, runtime: str | None = None):
-    """Build an interpreter for `model_content` in the chosen (or first available) runtime.
-
-    Returns:
-        (interpreter, runtime name). Tensors are not yet allocated.
-    """
-    name = available_runtime(runtime)
-    module = importlib.import_module(_MODULES[name])
-    interpreter = module.Interpreter(model_content=model_content, num_threads=threads)
-    return interpreter, name
 
 
 def sidecar_path(model_path: Path) -> Path:
@@ -230,7 +179,3 @@ def _dequantise(output: np.ndarray, quant: Quantisation) -> np.ndarray:
     return ((output.astype(np.float32) - quant.zero_point) * quant.scale).astype(np.float32)
 
 
-def last_line(error: BaseException) -> str:
-    """The last line of an error's message (runtimes put the cause there), or its type's name."""
-    text = str(error).strip()
-    return text.splitlines()[-1] if text else type(error).__name__

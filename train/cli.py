@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from device.mnist import DataError
+from device.base.mnist import DataError
 from train import book
 from train.augment import augment_batch
 from train.data import find_mnist

@@ -6,7 +6,7 @@ import socket
 
 import numpy as np
 
-from device.mnist import DataError, Mnist, load_npz
+from device.base.mnist import DataError, Mnist, load_npz
 
 HOW_TO_SUPPLY = "pass --data PATH to an MNIST npz, set MNIST_NPZ=PATH, or go online so Keras can download it"
 

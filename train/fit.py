@@ -17,9 +17,9 @@ from typing import Callable
 import keras
 import numpy as np
 
-from device.contract import to_model_input
-from device.files import atomic_path, write_json
-from device.mnist import Mnist
+from device.base.contract import to_model_input
+from device.base.files import atomic_path, write_json
+from device.base.mnist import Mnist
 from train.recipes import Recipe
 
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")

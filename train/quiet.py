@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from device.native import native_stderr_hidden
+from device.base.native import native_stderr_hidden
 
 
 def import_tensorflow_quietly() -> None:

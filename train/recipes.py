@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import keras
 
-from device.contract import INPUT_SIZE
+from device.base.contract import INPUT_SIZE
 
 
 @dataclass(frozen=True)

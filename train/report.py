@@ -14,9 +14,9 @@ matplotlib.use("Agg")  # never a blocking window: plots are files
 import matplotlib.pyplot as plt
 import tensorflow as tf
 
-from device.contract import INPUT_CONTRACT
-from device.files import atomic_path, sha256_of, write_json
-from device.mnist import Mnist
+from device.base.contract import INPUT_CONTRACT
+from device.base.files import atomic_path, sha256_of, write_json
+from device.base.mnist import Mnist
 from train.augment import AugmentSettings
 from train.fit import Trained, TrainOptions
 from train.recipes import Recipe

@@ -17,7 +17,7 @@ def test_folder_of_images(tmp_path):
     done = run(["-m", "device", "camera", "--source", str(tmp_path), "--no-window", "--json"])
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert done.returncode == 1 and "Traceback" not in done.stderr  # one frame was unreadable
-    assert [line["frame"].split("/")[-1] for line in lines] == ["broken.png", "free_3.png", "photo_4.png"]
+    assert [line["file"].split("/")[-1] for line in lines] == ["broken.png", "free_3.png", "photo_4.png"]
     assert "error" in lines[0]
     assert lines[1]["zip"] == truth["free_3.png"] and lines[2]["zip"] == truth["photo_4.png"]
 
@@ -46,12 +46,12 @@ def test_a_source_that_is_not_a_video_is_one_clear_line(tmp_path):
 
 
 def test_the_frame_shows_regions_readings_and_rate():
-    from device.camera import draw
-    from device.recognise import recognise
+    from device.app.camera import draw
+    from device.recognize import recognize
     from device.runtime import Classifier
 
     frame = cv.imread(str(ROOT / "device/samples/free_3.png"))
-    result = recognise(frame, Classifier(), "free", 5)
+    result = recognize(frame, Classifier(), "free", 5)
     shown = draw(frame, result, fps=29.7)
     assert np.array_equal(frame, cv.imread(str(ROOT / "device/samples/free_3.png")))  # the frame is not drawn on
     for region in filter(None, result.regions):  # each region is outlined in green (read) or orange (unsure)

@@ -4,7 +4,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from device.cli import main
+from device.app.cli import main
 
 SAMPLE = "device/samples/boxed_1.png"
 

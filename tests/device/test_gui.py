@@ -24,10 +24,10 @@ import numpy as np
 import pytest
 
 from helpers import ROOT, SHIPPED_MODEL, one_clean_line, run
-from device.gui import (CONFIDENT_COLOUR, INPUTS_WINDOW, LOW_CONFIDENCE_COLOUR, WINDOW, Drawing, NoWindow,
+from device.app.gui import (CONFIDENT_COLOUR, INPUTS_WINDOW, LOW_CONFIDENCE_COLOUR, WINDOW, Drawing, NoWindow,
                         draw_result, inputs_panel, render_strokes, require_display)
 from device.layout import BOX_COLOUR, blank_canvas, book_boxes
-from device.recognise import Digit, Result
+from device.recognize import Digit, Result
 
 X_TOOLS = ("Xvfb", "xdpyinfo", "xdotool", "import")
 APT_PACKAGES = "xvfb xdotool x11-utils imagemagick libgl1"
@@ -381,7 +381,7 @@ def written_canvas(gui: GuiSession, count: int) -> np.ndarray:
 
 
 def test_drawn_digits_are_read_shown_and_written(gui):
-    from device.recognise import recognise
+    from device.recognize import recognize
     from device.runtime import Classifier
 
     gui.draw(ONE)
@@ -407,7 +407,7 @@ def test_drawn_digits_are_read_shown_and_written(gui):
     assert f"zip {zip_code}" in printed
 
     # The window shows exactly the canvas with its result drawn on it, digits under their boxes.
-    result = recognise(canvas, Classifier(SHIPPED_MODEL), "boxed")
+    result = recognize(canvas, Classifier(SHIPPED_MODEL), "boxed")
     shown = gui.wait_for_screen(gui.window, draw_result(canvas, result), ignore=TIMING_TEXT)
     for i in DRAWN:
         box = book_boxes()[i]

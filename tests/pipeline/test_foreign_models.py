@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from helpers import DEVICE_PYTHON, SHIPPED_MODEL, one_clean_line, run
-from device.files import sha256_of
+from device.base.files import sha256_of
 
 
 def _cnn():

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from helpers import ROOT, run
-from device.files import sha256_of
+from device.base.files import sha256_of
 
 EPOCHS = 3
 

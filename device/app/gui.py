@@ -1,4 +1,4 @@
-"""`python -m device gui`: the book's drawing window (program 7-7), a thin shell over `recognise`.
+"""`python -m device gui`: the book's drawing window (program 7-7), a thin shell over `recognize`.
 
 The user draws a zip code, one digit per red box, with the left mouse button. Everything that
 decides what the window shows is a pure function of the strokes and the last result (`Drawing`,
@@ -15,15 +15,15 @@ import sys
 import cv2 as cv
 import numpy as np
 
-from device.files import write_bytes
+from device.base.files import write_bytes
 from device.layout import blank_canvas
-from device.recognise import Digit, Result, recognise
+from device.recognize import Digit, Result, recognize
 from device.runtime import Classifier
 
 WINDOW = "ziplite: draw a zip code"
 INPUTS_WINDOW = "ziplite: model inputs"
 KEY_HELP = ("draw one digit per red box with the left mouse button; "
-            "r recognise, u undo, e erase, s show model inputs, w write PNG, q or Esc quit")
+            "r recognize, u undo, e erase, s show model inputs, w write PNG, q or Esc quit")
 
 BRUSH_RADIUS = 4
 INK = (0, 0, 0)
@@ -63,7 +63,7 @@ def draw_stroke(canvas: np.ndarray, stroke: Stroke, start: int = 0) -> None:
 
 def _restore_boxes(canvas: np.ndarray) -> None:
     # The boxes are the printed form, not paper: ink must not erase them, or a stroke across a
-    # shared side would join two boxes into one and recognise() would read four digits.
+    # shared side would join two boxes into one and recognize() would read four digits.
     blank = blank_canvas()
     printed = np.any(blank != 255, axis=2)
     canvas[printed] = blank[printed]
@@ -160,8 +160,8 @@ class Drawing:
     def _changed(self) -> None:
         self.result = None   # a result no longer describes an edited drawing
 
-    def recognise(self, classifier: Classifier) -> Result:
-        self.result = recognise(self.canvas, classifier, "boxed")
+    def recognize(self, classifier: Classifier) -> Result:
+        self.result = recognize(self.canvas, classifier, "boxed")
         return self.result
 
     def display(self) -> np.ndarray:
@@ -275,9 +275,9 @@ def _on_key(key: int, drawing: Drawing, classifier: Classifier, save_path: os.Pa
     elif action == "u":
         drawing.undo()
     elif action == "r":
-        _announce(drawing.recognise(classifier))
+        _announce(drawing.recognize(classifier))
     elif action == "s":
-        _show_inputs((drawing.result or drawing.recognise(classifier)).numerals)
+        _show_inputs((drawing.result or drawing.recognize(classifier)).numerals)
     elif action == "w":
         _write_canvas(drawing.canvas, save_path)
 
@@ -293,8 +293,7 @@ def _show_inputs(numerals: list[np.ndarray | None]) -> None:
 
 def _announce(result: Result) -> None:
     print("\a", end="", flush=True)  # the book's winsound.Beep, on any terminal
-    confidences = " ".join("-" if d.confidence is None else f"{d.confidence:.2f}" for d in result.digits)
-    print(f"zip {result.zip}  (confidence {confidences}, {result.ms:.2f} ms)", flush=True)
+    print(f"zip {result.zip}  (confidence {result.confidence_text}, {result.ms:.2f} ms)", flush=True)
 
 
 def _write_canvas(canvas: np.ndarray, save_path: os.PathLike) -> None:

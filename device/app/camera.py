@@ -11,7 +11,7 @@ import cv2 as cv
 import numpy as np
 
 from device.images import IMAGE_SUFFIXES, ImageError, read_image
-from device.recognise import Result, recognise
+from device.recognize import Result, error_record, recognize
 from device.runtime import Classifier
 
 WINDOW = "ziplite camera"
@@ -81,15 +81,14 @@ def _serve(classifier: Classifier, source: int | Path, digits: int, no_window: b
     for name, frame in frames(source):
         if frame is None:
             unreadable += 1
-            click.echo(json.dumps({"frame": name, "error": "not an image OpenCV can decode"}) if as_json
-                       else f"{name}: error: not an image OpenCV can decode")
+            message = "not an image OpenCV can decode"
+            click.echo(json.dumps(error_record(name, message)) if as_json else f"{name}: error: {message}")
             continue
-        result = recognise(frame, classifier, "free", digits)
+        result = recognize(frame, classifier, "free", digits)
         now = time.perf_counter()
         fps, last = 1.0 / max(now - last, 1e-6), now
         if no_window:
-            click.echo(json.dumps({"frame": name, "zip": result.zip, "digits": [d.as_json() for d in result.digits],
-                                   "ms": round(result.ms, 3)}) if as_json else f"{name}: {result.zip}")
+            click.echo(json.dumps(result.record(name, classifier)) if as_json else f"{name}: {result.zip}")
             continue
         cv.imshow(WINDOW, draw(frame, result, fps))
         key = cv.waitKey(1) & 0xFF

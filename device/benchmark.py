@@ -19,10 +19,10 @@ from pathlib import Path
 import click
 import numpy as np
 
-from device.cli import load_classifier
-from device.files import display_path
+from device.options import load_classifier
+from device.base.files import display_path
 from device.images import read_image
-from device.recognise import recognise
+from device.recognize import recognize
 
 
 @dataclass(frozen=True)
@@ -47,12 +47,12 @@ def run_bench(classifier_args, samples: Path, repeats: int) -> BenchRun:
     started = time.perf_counter()
     classifier = load_classifier(classifier_args)
     load_ms = (time.perf_counter() - started) * 1e3
-    warm_up = [recognise(page, classifier) for page in pages]  # first calls allocate, load code and fill caches
+    warm_up = [recognize(page, classifier) for page in pages]  # first calls allocate, load code and fill caches
     timings = np.empty((repeats, 2))
     for i in range(repeats):
         # Only the timings are kept, as a device keeps nothing of a page it has read: holding
         # every Result grew the heap each page, and its page faults added 0.03-0.05 ms to each.
-        result = recognise(pages[i % len(pages)], classifier)
+        result = recognize(pages[i % len(pages)], classifier)
         timings[i] = result.preprocess_ms, result.invoke_ms
     run = BenchRun(timings[:, 0], timings[:, 1], [result.numerals for result in warm_up])
     click.echo(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "

@@ -1,4 +1,4 @@
-"""recognise(page) -> Result: the pure core every mode shares (GUI, recognize, camera, bench)."""
+"""recognize(page) -> Result: the pure core every mode shares (GUI, recognize, camera, bench)."""
 from __future__ import annotations
 
 import time
@@ -6,13 +6,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from device.contract import to_model_input
-from device.heap import keep_freed_heap
+from device.base.contract import to_model_input
+from device.base.files import display_path
 from device.layout import Rect, boxed_row, page_ink, place_missing, segment_free
 from device.numeral import normalise
 from device.runtime import Classifier
-
-keep_freed_heap()  # every mode recognises page after page: no page faults for the same temporaries
 
 LAYOUTS = ("auto", "boxed", "free")
 LOW_CONFIDENCE = 0.6  # below this a digit is shown with a mark, and camera mode does not trust it
@@ -52,8 +50,24 @@ class Result:
     def ms(self) -> float:
         return self.preprocess_ms + self.invoke_ms
 
+    @property
+    def confidence_text(self) -> str:
+        """Each digit's confidence, '-' where blank: how every front end prints them."""
+        return " ".join("-" if d.confidence is None else f"{d.confidence:.2f}" for d in self.digits)
 
-def recognise(page: np.ndarray, classifier: Classifier, layout: str = "auto", digits: int = 5) -> Result:
+    def record(self, source: str, classifier: Classifier) -> dict:
+        """One JSON object for this result: the schema of recognize, camera and batch (docs/device.md)."""
+        return {"file": source, "zip": self.zip, "digits": [d.as_json() for d in self.digits],
+                "low_confidence": any(d.low_confidence for d in self.digits), "layout": self.layout,
+                "runtime": classifier.runtime, "model": display_path(classifier.path), "ms": round(self.ms, 3)}
+
+
+def error_record(source: str, message: str) -> dict:
+    """The JSON object for an input that could not be read: same `file` key, and why."""
+    return {"file": source, "error": message}
+
+
+def recognize(page: np.ndarray, classifier: Classifier, layout: str = "auto", digits: int = 5) -> Result:
     """Read the digits on a BGR page.
 
     Args:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.files import sha256_of
+from device.base.files import sha256_of
 
 EXPECTED = {
     "x_train": ((60000, 28, 28), np.uint8),

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import sys
@@ -10,62 +9,28 @@ from pathlib import Path
 
 import click
 
-from device.files import display_path
-from device.runtime import DEFAULT_MODEL, RUNTIMES, Classifier, ModelError
-
-
-class OneLineError(click.ClickException):
-    """A user's error, shown as one line on stderr: `error: what, which file, what to do`."""
-
-    def show(self, file=None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
-
-
-class UsageError(OneLineError):
-    """A bad model, data file or display: exit status 2."""
-
-    exit_code = 2
-
-
-# Half a second of recognitions: a p50 that a burst of load on a shared machine moves less than 300 did.
-repeats_option = click.option("--repeats", type=click.IntRange(min=10), default=1000, show_default=True,
-                              help="Timed recognitions, after a warm-up.")
-
-
-def model_options(command):
-    """--model, --runtime and --threads, the same on every command."""
-    @click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_MODEL,
-                  show_default="models/dmlp_int8.tflite", help="A .tflite from convert/, with its JSON beside it.")
-    @click.option("--runtime", type=click.Choice(RUNTIMES), default=None,
-                  help="Force a runtime [default: the first installed of tflite_runtime, ai_edge_litert, tensorflow].")
-    @click.option("--threads", type=click.IntRange(min=1), default=None, help="Interpreter threads [default: the CPU's cores, up to 4].")
-    @functools.wraps(command)
-    def wrapper(*args, model_path, runtime, threads, **kwargs):
-        return command(*args, classifier_args=(model_path, threads, runtime), **kwargs)
-    return wrapper
-
-
-def load_classifier(classifier_args) -> Classifier:
-    try:
-        return Classifier(*classifier_args)
-    except ModelError as error:
-        raise UsageError(str(error)) from None
+from device.base.errors import BadInput
+from device.base.files import display_path
+from device.process import tune_for_recognition
+from device.options import load_classifier, model_options, repeats_option, samples_option
+from device.runtime import Classifier
 
 
 @contextlib.contextmanager
 def _window_or_usage_error():
-    """A window this machine cannot show (device.gui.NoWindow) is a usage error: its one line, exit 2."""
-    from device.gui import NoWindow  # lazy: only the window commands load the GUI
+    """A window this machine cannot show (device.app.gui.NoWindow) is a usage error: its one line, exit 2."""
+    from device.app.gui import NoWindow  # lazy: only the window commands load the GUI
 
     try:
         yield
     except NoWindow as error:
-        raise UsageError(str(error)) from None
+        raise BadInput(str(error)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main():
-    """ziplite: read handwritten zip codes with a TFLite MLP (no TensorFlow needed)."""
+    """ziplite: read handwritten zip codes with a TFLite model (no TensorFlow needed)."""
+    tune_for_recognition()
 
 
 @main.command()
@@ -78,13 +43,13 @@ def main():
 def recognize(paths, layout, digits, as_json, classifier_args):
     """Read the zip code in each image PATH (a GUI canvas PNG, a photo or a scan)."""
     from device.images import ImageError, read_image
-    from device.recognise import NoBoxes, recognise
+    from device.recognize import NoBoxes, error_record, recognize
 
     classifier = load_classifier(classifier_args)
     failures = 0
     for path in paths:
         try:
-            result = recognise(read_image(path), classifier, layout, digits)
+            result = recognize(read_image(path), classifier, layout, digits)
         except (ImageError, NoBoxes) as error:
             failures += 1
             _report_error(path, str(error), as_json)
@@ -94,20 +59,14 @@ def recognize(paths, layout, digits, as_json, classifier_args):
 
 
 def _report_error(path: Path, message: str, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps({"file": str(path), "error": message}))
-    else:
-        click.echo(f"{path}: error: {message}")
+    click.echo(json.dumps(error_record(str(path), message)) if as_json else f"{path}: error: {message}")
 
 
 def _report_result(path: Path, result, classifier: Classifier, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps({"file": str(path), "zip": result.zip, "digits": [d.as_json() for d in result.digits],
-                               "layout": result.layout, "runtime": classifier.runtime,
-                               "model": display_path(classifier.path), "ms": round(result.ms, 3)}))
-        return
-    confidences = " ".join("-" if d.confidence is None else f"{d.confidence:.2f}" for d in result.digits)
-    click.echo(f"{path}: {result.zip}  ({result.layout}, confidence {confidences}, {result.ms:.2f} ms)")
+        click.echo(json.dumps(result.record(str(path), classifier)))
+    else:
+        click.echo(f"{path}: {result.zip}  ({result.layout}, confidence {result.confidence_text}, {result.ms:.2f} ms)")
 
 
 @main.command()
@@ -122,15 +81,15 @@ def _report_result(path: Path, result, classifier: Classifier, as_json: bool) ->
 def evaluate(data, limit, batch_size, as_json, save_probs, classifier_args):
     """Accuracy of the model on the MNIST test set, in this device's own runtime."""
     from device.evaluate import evaluate_mnist
-    from device.mnist import DataError
+    from device.base.mnist import DataError
 
     if not data:
-        raise UsageError("no MNIST file: pass --data PATH or set MNIST_NPZ")
+        raise BadInput("no MNIST file: pass --data PATH or set MNIST_NPZ")
     classifier = load_classifier(classifier_args)
     try:
         report = evaluate_mnist(classifier, data, limit, batch_size, save_probs)
     except DataError as error:
-        raise UsageError(str(error)) from None
+        raise BadInput(str(error)) from None
     if as_json:
         click.echo(json.dumps(report))
     else:
@@ -143,8 +102,8 @@ def evaluate(data, limit, batch_size, as_json, save_probs, classifier_args):
               show_default=True, help="Where `w` writes the canvas.")
 @model_options
 def gui(save, classifier_args):
-    """The book's drawing window: draw in the boxes; r recognise, e erase, u undo, s show inputs, w write, q quit."""
-    from device.gui import run_gui, require_display
+    """The book's drawing window: draw in the boxes; r recognize, e erase, u undo, s show inputs, w write, q quit."""
+    from device.app.gui import run_gui, require_display
 
     with _window_or_usage_error():
         require_display()
@@ -161,8 +120,8 @@ def gui(save, classifier_args):
 @model_options
 def camera(camera_index, source, digits, no_window, as_json, classifier_args):
     """Live recognition of a handwritten number held in front of a camera."""
-    from device.camera import SourceError, run_camera
-    from device.gui import require_display
+    from device.app.camera import SourceError, run_camera
+    from device.app.gui import require_display
 
     if camera_index is not None and source is not None:
         raise click.BadParameter("give --camera or --source, not both", param_hint="--source")
@@ -180,32 +139,30 @@ def camera(camera_index, source, digits, no_window, as_json, classifier_args):
 
 
 @main.command()
-@click.option("--samples", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=Path(__file__).parent / "samples", show_default="device/samples")
+@samples_option
 @repeats_option
 @model_options
 def bench(samples, repeats, classifier_args):
     """Time a 5-digit recognition (preprocess + invoke), start-up and memory."""
-    from device.bench import run_bench
+    from device.benchmark import run_bench
 
     run_bench(classifier_args, samples, repeats)
 
 
 @main.command()
-@click.option("--samples", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=Path(__file__).parent / "samples", show_default="device/samples")
+@samples_option
 @model_options
 def demo(samples, classifier_args):
     """Read the sample canvases and print each zip code next to the truth."""
     from device.images import read_image
-    from device.recognise import recognise
+    from device.recognize import recognize
 
     truth = json.loads((samples / "truth.json").read_text())
     classifier = load_classifier(classifier_args)
     click.echo(f"model {display_path(classifier.path)} on {classifier.runtime} {classifier.runtime_version}")
     right = 0
     for name, expected in truth.items():
-        result = recognise(read_image(samples / name), classifier)
+        result = recognize(read_image(samples / name), classifier)
         right += result.zip == expected
         mark = "ok" if result.zip == expected else "MISREAD"
         click.echo(f"  {name:<14} read {result.zip}  truth {expected}  {mark:<8} ({result.layout}, {result.ms:.2f} ms)")

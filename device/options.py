@@ -1,0 +1,40 @@
+"""The options every command that runs a model shares (device commands and bench/), in one place."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import click
+
+from device.base.errors import BadInput
+from device.interpreters import RUNTIMES, ModelError
+from device.runtime import DEFAULT_MODEL, Classifier
+
+# Half a second of recognitions: a p50 that a burst of load on a shared machine moves less than 300 did.
+repeats_option = click.option("--repeats", type=click.IntRange(min=10), default=1000, show_default=True,
+                              help="Timed recognitions, after a warm-up.")
+
+SAMPLES = Path(__file__).resolve().parent / "samples"
+samples_option = click.option("--samples", type=click.Path(exists=True, file_okay=False, path_type=Path),
+                              default=SAMPLES, show_default="device/samples", help="A folder of sample canvases.")
+
+
+def model_options(command):
+    """--model, --runtime and --threads, the same on every command."""
+    @click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_MODEL,
+                  show_default="models/dmlp_int8.tflite", help="A .tflite from convert/, with its JSON beside it.")
+    @click.option("--runtime", type=click.Choice(RUNTIMES), default=None,
+                  help="Force a runtime [default: the first installed of tflite_runtime, ai_edge_litert, tensorflow].")
+    @click.option("--threads", type=click.IntRange(min=1), default=None, help="Interpreter threads [default: the CPU's cores, up to 4].")
+    @functools.wraps(command)
+    def wrapper(*args, model_path, runtime, threads, **kwargs):
+        return command(*args, classifier_args=(model_path, threads, runtime), **kwargs)
+    return wrapper
+
+
+def load_classifier(classifier_args) -> Classifier:
+    """The classifier the options name; a model that cannot be used is the user's one-line error."""
+    try:
+        return Classifier(*classifier_args)
+    except ModelError as error:
+        raise BadInput(str(error)) from None
