@@ -12,6 +12,7 @@ import click
 from device.base.errors import BadInput
 from device.base.files import display_path
 from device.process import tune_for_recognition
+from device.recognize import error_record
 from device.options import load_classifier, model_options, repeats_option, samples_option
 from device.runtime import Classifier
 
@@ -43,7 +44,7 @@ def main():
 def recognize(paths, layout, digits, as_json, classifier_args):
     """Read the zip code in each image PATH (a GUI canvas PNG, a photo or a scan)."""
     from device.images import ImageError, read_image
-    from device.recognize import NoBoxes, error_record, recognize
+    from device.recognize import NoBoxes, recognize
 
     classifier = load_classifier(classifier_args)
     failures = 0
