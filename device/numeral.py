@@ -1,8 +1,16 @@
 """Turn one handwritten digit, drawn or photographed, into the model's 28x28 input.
 
 MNIST digits were size-normalised to fit 20x20 and centred by centre of mass in 28x28; a digit
-drawn in a box is neither, and the book's plain resize reads about a quarter of them. Every
-mode (GUI boxes, free-layout blobs, camera frames, tests) goes through `to_numeral`.
+drawn in a box is neither, and the book's plain resize reads about a quarter of them.
+`normalise` is that step, for a region of an ink map: `recognize` finds the page's ink once
+(`find_ink`, by way of `layout.page_ink`) and normalises each box or free-layout group of it;
+`to_numeral` is the same two steps for one region on its own (the GUI's preview, calibration).
+The training augmentation ends in `normalise` too.
+
+OpenCV gives some calls a second meaning by the array's shape: `cv.moments` and
+`cv.boundingRect` read a float32 or int32 array of two columns as a list of points, not as an
+image, so a digit normalised to 2 px wide (a tall, upright 1) had no mass and came out blank.
+`ink_bounds` and `mass_centre` are the only ways into those two calls for images.
 """
 from __future__ import annotations
 
@@ -150,11 +158,11 @@ def remove_specks(mask: np.ndarray) -> Ink:
     reaches into that box counts too. `mask` is left alone: the Ink holds a cleaned copy, or
     `mask` itself when there is nothing to remove.
     """
-    left, top, width, height = cv.boundingRect(mask)  # outlines are traced only where there is ink
+    left, top, width, height = ink_bounds(mask)  # outlines are traced only where there is ink
     if width == 0:
         return _no_ink(mask.shape)
     pieces = _outer_outlines(mask[top: top + height, left: left + width], (left, top))
-    rects = [cv.boundingRect(piece) for piece in pieces]
+    rects = [cv.boundingRect(piece) for piece in pieces]  # outlines: int32 (K, 1, 2) point lists, meant as points
     # Other pieces seldom reach into a bounding box: on 900 benchmark pages (300 per layout) these
     # counts removed the same specks as exact labelling (connectedComponentsWithStats) on all but 2,
     # at half its cost, which was a sixth of a whole recognition. Per-piece calls make a page of
@@ -195,7 +203,7 @@ def normalise(ink: np.ndarray) -> np.ndarray | None:
         ink = (ink > 0.5).astype(np.uint8)
     if ink.ndim != 2 or ink.size == 0 or cv.countNonZero(ink) < MIN_INK_PIXELS:
         return None
-    left, top, width, height = cv.boundingRect(ink)
+    left, top, width, height = ink_bounds(ink)
     if max(width, height) < MIN_EXTENT * min(ink.shape):
         return None
     crop = ink[top: top + height, left: left + width].astype(np.float32)
@@ -208,16 +216,48 @@ def normalise(ink: np.ndarray) -> np.ndarray | None:
 
 
 def _centre_by_mass(digit: np.ndarray) -> np.ndarray | None:
-    moments = cv.moments(digit)
-    if moments["m00"] <= 0:
+    centre = mass_centre(digit)
+    if centre is None:
         return None
     height, width = digit.shape
     middle = IMAGE_SIDE / 2 - 0.5
     # Plain Python arithmetic: numpy's scalar functions cost microseconds each, five digits a page.
-    top = _clamp(round(middle - moments["m01"] / moments["m00"]), IMAGE_SIDE - height)
-    left = _clamp(round(middle - moments["m10"] / moments["m00"]), IMAGE_SIDE - width)
+    top = _clamp(round(middle - centre[1]), IMAGE_SIDE - height)
+    left = _clamp(round(middle - centre[0]), IMAGE_SIDE - width)
     return cv.copyMakeBorder(digit, top, IMAGE_SIDE - height - top, left, IMAGE_SIDE - width - left,
                              cv.BORDER_CONSTANT, value=0.0)
+
+
+def ink_bounds(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """x, y, width, height of the non-zero pixels of a 2D image; all 0 when it has none.
+
+    Given to `cv.boundingRect` as uint8 0/1, which it always reads as an image: a float32 or
+    int32 array of two columns it would read as a list of points.
+    """
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise ValueError(f"expected a 2D ink map, got shape {mask.shape}")
+    if mask.dtype != np.uint8:
+        mask = (mask != 0).astype(np.uint8)
+    return cv.boundingRect(mask)
+
+
+def mass_centre(image: np.ndarray) -> tuple[float, float] | None:
+    """(x, y) of the centre of mass of a 2D image's values, in pixels; None when it has no mass.
+
+    `cv.moments` reads a float32 or int32 array that could be a list of points (two columns,
+    or one of two channels) as one: a 2 px wide digit had no mass. Float64 and uint8 arrays it
+    always reads as an image, whatever their shape.
+    """
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise ValueError(f"expected a 2D image, got shape {image.shape}")
+    if image.dtype != np.uint8:
+        image = image.astype(np.float64)
+    moments = cv.moments(image)
+    if moments["m00"] <= 0:
+        return None
+    return moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]
 
 
 def _clamp(value: int, highest: int) -> int:

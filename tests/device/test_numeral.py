@@ -7,7 +7,7 @@ from hypothesis.extra.numpy import array_shapes, arrays
 
 import pytest
 
-from device.numeral import _darkness, _paper, find_ink, normalise, to_numeral
+from device.numeral import _darkness, _paper, find_ink, ink_bounds, mass_centre, normalise, to_numeral
 
 
 def _drawn_digit(height=80, width=99, thickness=9, offset=(0, 0)):
@@ -119,3 +119,23 @@ def test_normalise_never_returns_nan_or_out_of_range(ink):
 def test_ink_mask_is_binary():
     values = np.unique(find_ink(_drawn_digit()).mask)
     assert set(values.tolist()) == {0.0, 1.0}
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.bool_, np.int32, np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 2), (2, 1), (2, 2), (20, 1), (20, 2), (1, 20), (2, 20), (20, 3)])
+def test_bounds_and_mass_centre_read_any_array_as_an_image(shape, dtype):
+    # cv.moments and cv.boundingRect read a float32 or int32 array of two columns as a list of points.
+    image = np.zeros(shape, dtype)
+    image[shape[0] // 2:, shape[1] - 1] = 1
+    rows, cols = np.nonzero(image)
+    assert ink_bounds(image) == (cols.min(), rows.min(), cols.max() - cols.min() + 1, rows.max() - rows.min() + 1)
+    assert mass_centre(image) == pytest.approx((cols.mean(), rows.mean()))
+    assert mass_centre(np.zeros(shape, dtype)) is None and ink_bounds(np.zeros(shape, dtype)) == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("pen", [1, 2, 3, 5, 9, 15])
+def test_a_tall_upright_stroke_is_a_numeral_not_a_blank(pen):
+    page = np.full((200, 100), 255, np.uint8)
+    cv.line(page, (50, 20), (50, 180), 0, pen)
+    numeral = to_numeral(page)
+    assert numeral is not None and max(_ink_box(numeral)) in (19, 20, 21)
