@@ -62,7 +62,9 @@ def test_auto_layout_picks_boxed_only_for_the_gui_canvas(rendered, readings, lay
 
 def test_json_line_has_the_documented_fields(rendered, readings):
     line = readings[str(rendered["boxed"][0][0])]
-    assert set(line) == {"file", "zip", "digits", "layout", "runtime", "model", "ms"}
+    assert set(line) == {"file", "zip", "digits", "low_confidence", "layout", "runtime", "model", "ms"}
+    low = [d["confidence"] is not None and d["confidence"] < 0.6 for d in line["digits"]]
+    assert line["low_confidence"] is any(low)
     assert len(line["zip"]) == 5 and len(line["digits"]) == 5
     assert all(set(d) == {"digit", "confidence"} for d in line["digits"])
     assert line["model"] == "models/dmlp_int8.tflite" and line["runtime"] == "tflite_runtime"
