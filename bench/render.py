@@ -13,6 +13,7 @@ import cv2 as cv
 import numpy as np
 
 from device.layout import BOX_COUNT, blank_canvas, book_boxes
+from train.strokes import break_stroke
 
 LAYOUTS = ("boxed", "free", "photo")
 
@@ -71,7 +72,7 @@ def draw_digit(mnist_digit: np.ndarray, height: int, pen_radius: int, slant: flo
     bones = skeleton(shape)
     bones = _stretch_to_height(bones, inner)  # the skeleton lies half a stroke inside the shape
     if broken:
-        bones = _break_stroke(bones, rng, gap=max(3, 2 * pen_radius + 2))
+        bones = break_stroke(bones, rng, radius=max(3, 2 * pen_radius + 2) // 2)
     padded = np.pad(bones, pen_radius + 1)
     pen = cv.getStructuringElement(cv.MORPH_ELLIPSE, (2 * pen_radius + 1, 2 * pen_radius + 1))
     return cv.dilate(padded, pen)
@@ -92,16 +93,6 @@ def _slant(mask: np.ndarray, slant: float) -> np.ndarray:
     extra = int(abs(slant) * height) + 1
     matrix = np.float32([[1, -slant, extra / 2 + slant * height / 2], [0, 1, 0]])
     return cv.warpAffine(mask, matrix, (width + extra, height), flags=cv.INTER_NEAREST)
-
-
-def _break_stroke(bones: np.ndarray, rng: np.random.Generator, gap: int) -> np.ndarray:
-    points = np.argwhere(bones > 0)
-    if len(points) < 20:
-        return bones
-    row, col = points[rng.integers(len(points))]
-    broken = bones.copy()
-    cv.circle(broken, (int(col), int(row)), gap // 2, 0, -1)
-    return broken
 
 
 def _random_digit_mask(digit: np.ndarray, style: Style, rng: np.random.Generator, max_height: int) -> np.ndarray:

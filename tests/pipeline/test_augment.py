@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from helpers import run
-from train.augment import AugmentSettings, augment_batch, augment_digit
+from train.augment import AugmentSettings, _slant, augment_batch, augment_digit
 from train.recipes import RECIPES, robust
 
 
@@ -75,7 +75,8 @@ def test_warps_move_ink_but_keep_the_digit(digits):
     images, labels = digits
     rng = np.random.default_rng(6)
     right = 0
-    plain = AugmentSettings(stroke_radius=(0, 0), broken=0)
+    # Random warps only: a deslanted digit (upright) rightly differs from its slanted original.
+    plain = AugmentSettings(stroke_radius=(0, 0), broken=0, dotted=0, box_cut=0, upright=0)
     for index in range(100):
         warped = augment_digit(images[index], rng, plain)
         scores = [np.corrcoef(warped.ravel(), images[j].ravel())[0, 1] for j in range(index, index + 10)]
@@ -120,3 +121,19 @@ def test_camera_blur_roughens_the_edges_but_keeps_the_digit(digits):
         scores = [np.corrcoef(numeral.ravel(), sharp[j].ravel())[0, 1] for j in range(index, index + 10)]
         right += int(np.argmax(scores) == 0)
     assert changed >= 40 and right >= 45
+
+
+def test_upright_digits_lose_their_slant(digits):
+    images, labels = digits
+    upright = AugmentSettings(upright=1.0, elastic_alpha=0, broken=0, dotted=0, box_cut=0, ragged=0, scale=(1, 1))
+    ones = images[labels == 1][:20]
+    slants = [abs(_slant((augment_digit(image, np.random.default_rng(9), upright) * 255).astype(np.uint8))) for image in ones]
+    assert np.median(slants) < 0.1 < np.median([abs(_slant(image)) for image in ones])
+
+
+def test_every_digit_not_kept_is_augmented_even_when_the_writer_variants_cut_a_lot(digits):
+    images, labels = digits
+    harsh = AugmentSettings(keep_original=0, broken=1, box_cut=1, dotted=1, writer=1, pen_redraw=1)
+    out = augment_batch(images[:60], np.random.default_rng(10), harsh, labels=labels[:60])
+    assert not any(np.array_equal(o, d / 255.0) for o, d in zip(out, images[:60].astype(np.float32)))
+    assert all(max(_ink_box(numeral)) == 20 for numeral in out)
