@@ -16,13 +16,13 @@ repeats_option = click.option("--repeats", type=click.IntRange(min=10), default=
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 samples_option = click.option("--samples", type=click.Path(exists=True, file_okay=False, path_type=Path),
-                              default=SAMPLES, show_default="device/samples", help="A folder of sample canvases.")
+                              default=SAMPLES, help="A folder of sample canvases.  [default: device/samples]")
 
 
 def model_options(command):
     """--model, --runtime and --threads, the same on every command."""
     @click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_MODEL,
-                  show_default="models/dmlp_int8.tflite", help="A .tflite from convert/, with its JSON beside it.")
+                  help="A .tflite from convert/, with its JSON beside it.  [default: models/dmlp_int8.tflite]")
     @click.option("--runtime", type=click.Choice(RUNTIMES), default=None,
                   help="Force a runtime [default: the first installed of tflite_runtime, ai_edge_litert, tensorflow].")
     @click.option("--threads", type=click.IntRange(min=1), default=None, help="Interpreter threads [default: the CPU's cores, up to 4].")

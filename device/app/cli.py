@@ -72,7 +72,7 @@ def _report_result(path: Path, result, classifier: Classifier, as_json: bool) ->
 
 @main.command()
 @click.option("--data", type=click.Path(dir_okay=False, path_type=Path), default=lambda: os.environ.get("MNIST_NPZ"),
-              show_default="$MNIST_NPZ", help="MNIST npz in Keras' layout.")
+              help="MNIST npz in Keras' layout.  [default: $MNIST_NPZ]")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N test images.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON line.")
@@ -98,13 +98,23 @@ def evaluate(data, limit, batch_size, as_json, save_probs, classifier_args):
                    f"({report['runtime']} {report['runtime_version']}, {report['seconds']:.1f} s)")
 
 
+def _save_file(ctx, param, value: Path | None) -> Path | None:
+    """--save must name a file in a folder that exists: checked before the window opens, not at `w`."""
+    from device.app.gui import save_folder_problem
+
+    if value is not None and (problem := save_folder_problem(value.parent)):
+        raise BadInput(f"--save {value}: {problem}")
+    return value
+
+
 @main.command()
-@click.option("--save", type=click.Path(dir_okay=False, path_type=Path), default=Path("zipcode.png"),
-              show_default=True, help="Where `w` writes the canvas.")
+@click.option("--save", type=click.Path(dir_okay=False, path_type=Path), default=None, callback=_save_file,
+              help="The PNG file `w` writes, replaced by each press (the window says so).  "
+                   "[default: a new ~/Pictures/ziplite/zipcode-NNN.png each time, never replacing one]")
 @model_options
 def gui(save, classifier_args):
-    """The book's drawing window: draw in the boxes; r recognize, e erase, u undo, s show inputs, w write, q quit."""
-    from device.app.gui import run_gui, require_display
+    """The book's drawing window: r read, e erase, u undo, s model inputs, w write PNG, q or Esc quit."""
+    from device.app.gui import require_display, run_gui
 
     with _window_or_usage_error():
         require_display()

@@ -11,19 +11,24 @@ import ctypes
 import ctypes.util
 import os
 import sys
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2 as cv
 import numpy as np
 
-from device.base.files import write_bytes
-from device.layout import blank_canvas
+from device.app.window import Window
+from device.base.files import display_path, write_bytes
+from device.layout import CANVAS_SIZE, blank_canvas, book_boxes
 from device.recognize import Digit, Result, recognize
 from device.runtime import Classifier
 
 WINDOW = "ziplite: draw a zip code"
 INPUTS_WINDOW = "ziplite: model inputs"
-KEY_HELP = ("draw one digit per red box with the left mouse button; "
-            "r recognize, u undo, e erase, s show model inputs, w write PNG, q or Esc quit")
+KEYS = (("r", "read"), ("e", "erase"), ("u", "undo"), ("s", "model inputs"), ("w", "write PNG"), ("q/Esc", "quit"))
+KEY_HELP = "draw one digit per red box with the left mouse button; " + ", ".join(f"{k} {what}" for k, what in KEYS)
+SAVE_FOLDER = Path("~/Pictures/ziplite")   # where `w` writes numbered PNGs unless --save names a file
+SAVE_PATTERN = "zipcode-{:03d}.png"
 
 BRUSH_RADIUS = 4
 INK = (0, 0, 0)
@@ -32,6 +37,8 @@ CONFIDENT_COLOUR = (0, 120, 0)
 LOW_CONFIDENCE_COLOUR = (0, 100, 255)   # orange: the digit is shown with a "?" as well
 BLANK_COLOUR = (170, 170, 170)
 HINT_COLOUR = (120, 120, 120)
+STATUS_HEIGHT = 24           # a bar under the book's 520x200 canvas: the keys, or what the last key did
+STATUS_BACKGROUND = (235, 235, 235)
 FONT = cv.FONT_HERSHEY_SIMPLEX
 
 INPUT_SCALE = 4              # 28x28 model inputs shown as 112x112
@@ -48,7 +55,7 @@ Stroke = list[Point]
 # ---- pure core: pictures from strokes and results ------------------------------------------
 
 def draw_stroke(canvas: np.ndarray, stroke: Stroke, start: int = 0) -> None:
-    """Ink `stroke` from point `start` on, in place.
+    """Ink `stroke` from point `start` on, in place, on the row of boxes only.
 
     Points are joined by lines as wide as the brush: the mouse reports positions tens of
     pixels apart when moved fast, and the book's circle-per-event left dotted strokes.
@@ -58,15 +65,25 @@ def draw_stroke(canvas: np.ndarray, stroke: Stroke, start: int = 0) -> None:
             cv.circle(canvas, stroke[0], BRUSH_RADIUS, INK, -1)
         else:
             cv.line(canvas, stroke[i - 1], stroke[i], INK, 2 * BRUSH_RADIUS + 1)
-    _restore_boxes(canvas)
+    _keep_to_the_form(canvas)
 
 
-def _restore_boxes(canvas: np.ndarray) -> None:
+def _keep_to_the_form(canvas: np.ndarray) -> None:
     # The boxes are the printed form, not paper: ink must not erase them, or a stroke across a
-    # shared side would join two boxes into one and recognize() would read four digits.
-    blank = blank_canvas()
-    printed = np.any(blank != 255, axis=2)
-    canvas[printed] = blank[printed]
+    # shared side would join two boxes into one and recognize() would read four digits. Ink
+    # outside the row of boxes is not read, and would cover the result text: it is not kept.
+    canvas[_PRINTED] = _BLANK[_PRINTED]
+
+
+def _outside_the_boxes() -> np.ndarray:
+    mask = np.ones(CANVAS_SIZE, bool)
+    for box in book_boxes():
+        box.inside().crop(mask)[:] = False
+    return mask
+
+
+_BLANK = blank_canvas()
+_PRINTED = _outside_the_boxes()   # the outlines and the margins: what ink never changes
 
 
 def render_strokes(strokes: list[Stroke]) -> np.ndarray:
@@ -78,16 +95,41 @@ def render_strokes(strokes: list[Stroke]) -> np.ndarray:
 
 
 def draw_result(canvas: np.ndarray, result: Result | None) -> np.ndarray:
-    """A display copy of `canvas` with the result (or, before one, a hint) written on it."""
+    """A display copy of `canvas` with the result (or, before one, a hint) written on it.
+
+    The zip line marks a low-confidence digit as its label does: orange, and underlined.
+    """
     shown = canvas.copy()
     if result is None:
         cv.putText(shown, "draw a digit in each box, then press r", (10, 32), FONT, 0.55, HINT_COLOUR, 1, cv.LINE_AA)
         return shown
-    cv.putText(shown, f"zip {result.zip}", (10, 34), FONT, 0.8, INK, 2, cv.LINE_AA)
+    x = _put(shown, "zip ", (10, 34), INK)
+    for digit, char in zip(result.digits, result.zip):
+        x = _put(shown, char, (x, 34), LOW_CONFIDENCE_COLOUR if digit.low_confidence else INK, digit.low_confidence)
     cv.putText(shown, f"{result.ms:.1f} ms", (440, 34), FONT, 0.5, HINT_COLOUR, 1, cv.LINE_AA)
     for digit, region in zip(result.digits, result.regions):
         _draw_digit(shown, digit, region.x + region.w // 2)
     return shown
+
+
+def _put(image: np.ndarray, text: str, origin: Point, colour, underline: bool = False) -> int:
+    """Write `text` in the zip line's font at `origin`; returns the x where the next text goes."""
+    (width, _), _ = cv.getTextSize(text, FONT, 0.8, 2)
+    cv.putText(image, text, origin, FONT, 0.8, colour, 2, cv.LINE_AA)
+    if underline:
+        cv.line(image, (origin[0], origin[1] + 5), (origin[0] + width, origin[1] + 5), colour, 2)
+    return origin[0] + width
+
+
+def status_bar(text: str | None) -> np.ndarray:
+    """The strip under the canvas: `text` (what the last key did), or the keys when there is none."""
+    bar = np.full((STATUS_HEIGHT, CANVAS_SIZE[1], 3), STATUS_BACKGROUND, np.uint8)
+    text = text or "  ".join(f"{k} {what}" for k, what in KEYS)
+    scale = 0.45
+    while cv.getTextSize(text, FONT, scale, 1)[0][0] > CANVAS_SIZE[1] - 12 and scale > 0.3:
+        scale -= 0.02   # a long file name: smaller, rather than cut
+    cv.putText(bar, text, (6, STATUS_HEIGHT - 8), FONT, scale, INK, 1, cv.LINE_AA)
+    return bar
 
 
 def _draw_digit(image: np.ndarray, digit: Digit, centre_x: int) -> None:
@@ -127,6 +169,8 @@ class Drawing:
         self.result: Result | None = None
         self.canvas = blank_canvas()   # kept in step with strokes, so a mouse move draws one segment
         self.pen_is_down = False
+        self.version = 0               # counts the edits, so a view of the drawing knows when it is stale
+        self.status: str | None = None  # what the last key did, shown under the canvas
 
     def pen_down(self, x: int, y: int) -> None:
         self.strokes.append([(x, y)])
@@ -143,6 +187,7 @@ class Drawing:
     def pen_up(self, x: int, y: int) -> None:
         self.pen_move(x, y)
         self.pen_is_down = False
+        self.version += 1
 
     def undo(self) -> None:
         if self.strokes:
@@ -159,13 +204,20 @@ class Drawing:
 
     def _changed(self) -> None:
         self.result = None   # a result no longer describes an edited drawing
+        self.status = None
+        self.version += 1
 
     def recognize(self, classifier: Classifier) -> Result:
         self.result = recognize(self.canvas, classifier, "boxed")
         return self.result
 
+    def numerals(self, classifier: Classifier) -> list[np.ndarray | None]:
+        """The model inputs of the drawing as it is now, without making them its result."""
+        return (self.result or recognize(self.canvas, classifier, "boxed")).numerals
+
     def display(self) -> np.ndarray:
-        return draw_result(self.canvas, self.result)
+        """The window's picture: the canvas with the result on it, and the status bar under it."""
+        return np.vstack([draw_result(self.canvas, self.result), status_bar(self.status)])
 
 
 # ---- thin shell: the window ------------------------------------------------------------------
@@ -214,41 +266,65 @@ def _x_display_answers(name: str) -> bool:
     return True
 
 
-def run_gui(classifier: Classifier, save_path: os.PathLike) -> None:
-    """Open the drawing window and serve it until q, Esc, Ctrl-C or the window is closed."""
-    drawing = Drawing()
+def default_save_folder() -> Path:
+    return SAVE_FOLDER.expanduser()
+
+
+def next_numbered_path(folder: Path) -> Path:
+    """The first zipcode-NNN.png in `folder` that does not exist yet: `w` never replaces a file unasked."""
+    number = 1
+    while (folder / SAVE_PATTERN.format(number)).exists():
+        number += 1
+    return folder / SAVE_PATTERN.format(number)
+
+
+@dataclass
+class _Session:
+    classifier: Classifier
+    save_path: Path | None          # --save: one file, replaced by each `w` (said so); None: numbered files
+    drawing: Drawing = field(default_factory=Drawing)
+    inputs: Window | None = None    # the `s` window, once opened
+    inputs_version: int = -1        # the drawing's version the `s` window shows
+
+
+def run_gui(classifier: Classifier, save_path: Path | None = None) -> None:
+    """Open the drawing window and serve it until q, Esc, Ctrl-C or the window is closed or destroyed.
+
+    Args:
+        save_path: the PNG `w` writes, replaced on each press; None writes zipcode-001.png,
+            zipcode-002.png, ... in ~/Pictures/ziplite.
+    """
+    session = _Session(classifier, save_path)
     try:
         cv.namedWindow(WINDOW, cv.WINDOW_AUTOSIZE | cv.WINDOW_GUI_NORMAL)  # GUI_NORMAL: no Qt toolbar
     except cv.error:  # an OpenCV built without a GUI backend (opencv-python-headless)
         raise NoWindow("this OpenCV has no window support (headless build): install opencv-python, "
                        "or use `python -m device recognize IMAGE`") from None
-    cv.setMouseCallback(WINDOW, _on_mouse, drawing)
+    cv.setMouseCallback(WINDOW, _on_mouse, session.drawing)
     print(KEY_HELP, flush=True)
+    window = Window(WINDOW)
     try:
-        _serve(drawing, classifier, save_path)
+        _serve(window, session)
     except KeyboardInterrupt:
         pass
     finally:
+        for opened in (window, session.inputs):
+            if opened is not None:
+                opened.close()
         cv.destroyAllWindows()
         cv.waitKey(1)  # lets the GUI backend actually take the windows down
 
 
-def _serve(drawing: Drawing, classifier: Classifier, save_path: os.PathLike) -> None:
+def _serve(window: Window, session: _Session) -> None:
     while True:
-        cv.imshow(WINDOW, drawing.display())
+        cv.imshow(WINDOW, session.drawing.display())
         key = cv.waitKey(FRAME_MS)
         # Checked after waitKey, which is when the backend learns the window was closed; the
         # book's loop spun forever (and imshow would reopen the window) instead.
-        if not _window_open(WINDOW) or _is_quit(key):
+        if not window.is_open() or _is_quit(key):
             return
-        _on_key(key, drawing, classifier, save_path)
-
-
-def _window_open(name: str) -> bool:
-    try:
-        return cv.getWindowProperty(name, cv.WND_PROP_VISIBLE) >= 1
-    except cv.error:  # some backends raise for a window that no longer exists
-        return False
+        _on_key(key, session)
+        _refresh_inputs(session)
 
 
 def _is_quit(key: int) -> bool:
@@ -268,27 +344,44 @@ def _on_mouse(event: int, x: int, y: int, flags: int, drawing: Drawing) -> None:
         drawing.pen_up(x, y)
 
 
-def _on_key(key: int, drawing: Drawing, classifier: Classifier, save_path: os.PathLike) -> None:
-    action = _char(key)
+def _on_key(key: int, session: _Session) -> None:
+    action, drawing = _char(key), session.drawing
     if action == "e":
         drawing.erase()
     elif action == "u":
         drawing.undo()
     elif action == "r":
-        _announce(drawing.recognize(classifier))
+        _announce(drawing.recognize(session.classifier))
     elif action == "s":
-        _show_inputs((drawing.result or drawing.recognize(classifier)).numerals)
+        _open_inputs(session)
     elif action == "w":
-        _write_canvas(drawing.canvas, save_path)
+        drawing.status = _write_canvas(drawing.canvas, session.save_path)
 
 
-def _show_inputs(numerals: list[np.ndarray | None]) -> None:
-    opening = not _window_open(INPUTS_WINDOW)
-    cv.namedWindow(INPUTS_WINDOW, cv.WINDOW_AUTOSIZE | cv.WINDOW_GUI_NORMAL)
-    cv.imshow(INPUTS_WINDOW, inputs_panel(numerals))
-    if opening:  # below the drawing rather than over it; later the user may move it anywhere
-        x, y, _, height = cv.getWindowImageRect(WINDOW)
+def _open_inputs(session: _Session) -> None:
+    if session.inputs is None or not session.inputs.is_open():
+        cv.namedWindow(INPUTS_WINDOW, cv.WINDOW_AUTOSIZE | cv.WINDOW_GUI_NORMAL)
+        session.inputs = Window(INPUTS_WINDOW)
+        session.inputs_version = -1
+        _refresh_inputs(session)
+        x, y, _, height = cv.getWindowImageRect(WINDOW)   # below the drawing rather than over it
         cv.moveWindow(INPUTS_WINDOW, x, y + height + INPUTS_WINDOW_DROP)
+    read = "" if session.drawing.result else "; not read yet, press r to read them"
+    session.drawing.status = f"s: the model inputs of the drawing{read}"
+    print(session.drawing.status, flush=True)
+
+
+def _refresh_inputs(session: _Session) -> None:
+    """Keep the `s` window showing the drawing as it is (after e, u and new strokes), while it is open."""
+    drawing = session.drawing
+    if session.inputs is None or drawing.pen_is_down or session.inputs_version == drawing.version:
+        return
+    if not session.inputs.is_open():
+        session.inputs.close()
+        session.inputs = None
+        return
+    cv.imshow(INPUTS_WINDOW, inputs_panel(drawing.numerals(session.classifier)))
+    session.inputs_version = drawing.version
 
 
 def _announce(result: Result) -> None:
@@ -296,15 +389,64 @@ def _announce(result: Result) -> None:
     print(f"zip {result.zip}  (confidence {result.confidence_text}, {result.ms:.2f} ms)", flush=True)
 
 
-def _write_canvas(canvas: np.ndarray, save_path: os.PathLike) -> None:
+def _write_canvas(canvas: np.ndarray, save_path: Path | None) -> str:
+    """Write the canvas as PNG; returns the one line to show (printed too), success or not."""
+    if save_path is None:
+        folder = default_save_folder()
+        target = next_numbered_path(folder)
+    else:
+        folder, target = save_path.parent, save_path
+    problem = _unwritable(folder)
+    replacing = save_path is not None and target.exists()
     ok, png = cv.imencode(".png", canvas)
-    if not ok:
-        raise RuntimeError("OpenCV could not encode the canvas as PNG")
+    if problem is None and not ok:
+        problem = "OpenCV could not encode the canvas as PNG"
+    if problem is None:
+        try:
+            write_bytes(target, png.tobytes())
+        except OSError as error:  # a bad path must not close the window and lose the drawing
+            problem = error.strerror or str(error)
+    name = _shown(target) if save_path is None else str(target)   # --save: as the user typed it
+    if problem is not None:
+        line = f"could not write {name}: {problem}"
+        print(line, file=sys.stderr, flush=True)
+        return line
+    line = f"{'replaced' if replacing else 'wrote'} {name}"
+    print(f"{line} ({canvas.shape[1]}x{canvas.shape[0]} PNG, {len(png)} bytes); "
+          f"read it with: python -m device recognize {name}", flush=True)
+    return line
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why `folder` cannot take the PNG, or None. The default folder is made on first use; others must exist."""
+    if folder == default_save_folder() and not folder.exists():
+        try:
+            folder.mkdir(parents=True)
+        except OSError as error:
+            return f"cannot create {folder}: {error.strerror or error}"
+    return save_folder_problem(folder)
+
+
+def _shown(path: Path) -> str:
+    """`path` as the user would type it: relative below the working directory, else from ~ or /."""
+    relative = display_path(path)
+    if not relative.startswith(".."):
+        return relative
     try:
-        write_bytes(save_path, png.tobytes())
-    except OSError as error:  # a bad --save path must not close the window and lose the drawing
-        print(f"could not write {save_path}: {error.strerror or error}", file=sys.stderr, flush=True)
-        return
-    height, width = canvas.shape[:2]
-    print(f"wrote {save_path} ({width}x{height} PNG, {len(png)} bytes); "
-          f"read it with: python -m device recognize {save_path}", flush=True)
+        return str(Path("~") / path.resolve().relative_to(Path.home().resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def save_folder_problem(folder: Path) -> str | None:
+    """Why a PNG cannot be written into `folder` (it is missing, or a file, or read-only), or None."""
+    for parent in [folder, *folder.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"{_shown(parent)} is a file, not a folder"
+            break
+    if not folder.exists():
+        return f"folder {_shown(folder)} does not exist (create it, or pick another)"
+    if not os.access(folder, os.W_OK):
+        return f"folder {_shown(folder)} is not writable"
+    return None

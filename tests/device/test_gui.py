@@ -24,8 +24,9 @@ import numpy as np
 import pytest
 
 from helpers import ROOT, SHIPPED_MODEL, one_clean_line, run
-from device.app.gui import (CONFIDENT_COLOUR, INPUTS_WINDOW, LOW_CONFIDENCE_COLOUR, WINDOW, Drawing, NoWindow,
-                        draw_result, inputs_panel, render_strokes, require_display)
+from device.app.gui import (BLANK_COLOUR, CONFIDENT_COLOUR, INPUTS_WINDOW, KEY_HELP, LOW_CONFIDENCE_COLOUR,
+                            STATUS_HEIGHT, WINDOW, Drawing, NoWindow, draw_result, inputs_panel, render_strokes,
+                            require_display, status_bar)
 from device.layout import BOX_COLOUR, blank_canvas, book_boxes
 from device.recognize import Digit, Result
 
@@ -40,7 +41,9 @@ SETTLE_SECONDS = 0.05     # between mouse moves: Qt merges motion events that ar
 ONE = [(60, 62), (60, 100), (60, 138)]
 SEVEN = [(232, 68), (288, 68), (252, 138)]
 DRAWN, BLANK = (0, 2), (1, 3, 4)
-TIMING_TEXT = (slice(0, 50), slice(420, 520))   # "1.2 ms" differs between runs; excluded from comparisons
+TOP_STRIP, BOX_ROW, LABEL_STRIP = slice(0, 50), slice(50, 151), slice(151, 200)   # rows of the book's canvas
+SHOWN_SIZE = (520, 200 + STATUS_HEIGHT)   # the canvas and the status bar under it
+GREEN, ORANGE = (0, 120, 0), (0, 100, 255)   # what a confident and a doubtful digit are written in
 
 
 # ---- the pure core -------------------------------------------------------------------------
@@ -133,6 +136,32 @@ def test_low_confidence_is_marked():
     assert not np.all(doubtful[strip] == CONFIDENT_COLOUR, axis=2).any()
     dark = lambda image: int((image[strip].min(axis=2) < 200).sum())  # noqa: E731
     assert dark(doubtful) > dark(confident)   # the "?" adds ink
+
+
+def test_the_zip_line_marks_low_confidence_digits_too():
+    doubtful = draw_result(blank_canvas(), make_result([Digit(4, 0.95), Digit(7, 0.35), Digit(1, 0.97)]))
+    confident = draw_result(blank_canvas(), make_result([Digit(4, 0.95), Digit(7, 0.95), Digit(1, 0.97)]))
+    zip_line = (slice(0, 45), slice(0, 300))
+    assert np.all(doubtful[zip_line] == ORANGE, axis=2).sum() > 30
+    assert not np.all(confident[zip_line] == ORANGE, axis=2).any()
+
+
+def test_ink_outside_the_boxes_is_not_kept_and_cannot_cover_the_labels():
+    canvas = render_strokes([[(60, 100), (60, 190)], [(20, 10), (500, 30)], [(230, 140), (230, 175)]])
+    white = np.full(3, 255, np.uint8)
+    assert np.all(canvas[TOP_STRIP] == white) and np.all(canvas[LABEL_STRIP] == white)
+    assert np.all(canvas[140:149, 58:63] == 0)   # the part inside box 0 stays
+    shown = draw_result(canvas, make_result([Digit(1, 0.97), Digit(None, None), Digit(1, 0.9)]))
+    assert not np.all(shown[LABEL_STRIP] == 0, axis=2).any()   # labels in colour, no black ink under them
+
+
+def test_the_hint_names_every_key():
+    words = set(KEY_HELP.replace(",", " ").replace("/", " ").split())
+    assert {"r", "e", "u", "s", "w", "q", "Esc"} <= words, KEY_HELP
+    keys_bar, status = status_bar(None), status_bar("wrote zipcode-001.png")
+    assert keys_bar.shape == status.shape == (STATUS_HEIGHT, 520, 3)
+    ink = lambda bar: int((bar.min(axis=2) < 100).sum())  # noqa: E731
+    assert ink(keys_bar) > 2 * ink(status) > 0   # the keys' line is the longer text
 
 
 def test_inputs_panel_enlarges_each_input_and_greys_the_blanks():
@@ -236,21 +265,34 @@ class Geometry:
 
 
 class GuiSession:
-    """`python -m device gui` in a real window, and what a user can do to it."""
+    """`python -m device gui` in a real window, and what a user can do to it. HOME is the test's folder."""
 
-    def __init__(self, display: str, folder: Path):
+    def __init__(self, display: str, folder: Path, save: bool = True):
         self.display, self.folder = display, folder
-        self.save_path = folder / "canvas.png"
+        self.save_path = folder / "canvas.png" if save else None
         self.stdout_path, self.stderr_path = folder / "gui.out", folder / "gui.err"
+        command = [sys.executable, "-m", "device", "gui", *(["--save", str(self.save_path)] if save else [])]
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.process = subprocess.Popen([sys.executable, "-m", "device", "gui", "--save", str(self.save_path)],
-                                            cwd=ROOT, env=self.env(), stdout=out, stderr=err)
+            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env(), stdout=out, stderr=err)
         self.window = self.find_window(WINDOW)
-        self.wait_for_size(self.window, 520, 200)
-        self.wait_for_screen(self.window, draw_result(blank_canvas(), None))   # painted, with its hint
+        self.wait_for_size(self.window, *SHOWN_SIZE)
+        self.wait_for_painted()
 
     def env(self) -> dict:
-        return {**os.environ, "DISPLAY": self.display}
+        return {**os.environ, "DISPLAY": self.display, "HOME": str(self.folder)}
+
+    def wait_for_painted(self) -> np.ndarray:
+        """The window once it shows the empty form: the book's boxes, white margins, and a hint above them."""
+        blank = blank_canvas()
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            shown = self.screenshot(self.window)
+            if shown.shape[:2] == SHOWN_SIZE[::-1] and np.array_equal(shown[BOX_ROW], blank[BOX_ROW]) \
+                    and (shown[TOP_STRIP].min(axis=2) < 200).any():
+                return shown
+            if time.monotonic() > deadline:
+                pytest.fail(f"the window never showed the empty form: {self.diagnosis()}")
+            time.sleep(0.1)
 
     def xdotool(self, *args) -> str:
         done = subprocess.run(["xdotool", *map(str, args)], capture_output=True, text=True, timeout=30, env=self.env())
@@ -374,7 +416,7 @@ def gui(x_display, tmp_path):
 def written_canvas(gui: GuiSession, count: int) -> np.ndarray:
     """Press w and read back the PNG it writes (the `count`-th write of this session)."""
     gui.key("w")
-    gui.wait_for_output(f"wrote {gui.save_path}", count)
+    gui.wait_for_output(f" {gui.save_path} (", count)   # "wrote PATH (", then "replaced PATH ("
     canvas = cv.imread(str(gui.save_path), cv.IMREAD_UNCHANGED)
     assert canvas is not None and canvas.shape == (200, 520, 3)
     return canvas
@@ -406,17 +448,100 @@ def test_drawn_digits_are_read_shown_and_written(gui):
     assert zip_code[0] == "1" and [zip_code[i] for i in BLANK] == ["?"] * 3, zip_code
     assert f"zip {zip_code}" in printed
 
-    # The window shows exactly the canvas with its result drawn on it, digits under their boxes.
-    result = recognize(canvas, Classifier(SHIPPED_MODEL), "boxed")
-    shown = gui.wait_for_screen(gui.window, draw_result(canvas, result), ignore=TIMING_TEXT)
+    # The window shows the canvas as written (boxes and ink), a green reading under each drawn box and
+    # a grey dash under each blank one; the picture is checked against the file, not the drawing code.
+    shown = wait_for(lambda: gui.screenshot(gui.window), lambda shot: colour_under(shot, 0, GREEN) > 30)
+    assert np.array_equal(shown[BOX_ROW], canvas[BOX_ROW])
     for i in DRAWN:
-        box = book_boxes()[i]
-        assert (shown[165:196, box.x: box.x + box.w].min(axis=2) < 200).sum() > 30, f"no result text under box {i}"
+        assert colour_under(shown, i, GREEN) > 30, f"no green reading under box {i}"
+    for i in BLANK:
+        assert colour_under(shown, i, BLANK_COLOUR) > 10 and colour_under(shown, i, GREEN) == 0, i
+    assert (shown[TOP_STRIP, :300].min(axis=2) < 100).sum() > 100   # the zip line
+    assert "replaced" not in gui.stdout() and gui.save_path.name in gui.stdout()
 
     gui.key("s")
     inputs = gui.find_window(INPUTS_WINDOW)
     gui.wait_for_size(inputs, 5 * 112 + 4 * 8, 112)
-    gui.wait_for_screen(inputs, inputs_panel(result.numerals))
+    gui.wait_for_screen(inputs, inputs_panel(recognize(canvas, Classifier(SHIPPED_MODEL), "boxed").numerals))
+
+
+def wait_for(take, ready, seconds: float = EXIT_SECONDS):
+    """take() until ready(taken) or the time is up; the last taken either way (the asserts then say why)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        taken = take()
+        if ready(taken) or time.monotonic() > deadline:
+            return taken
+        time.sleep(0.1)
+
+
+def colour_under(shown: np.ndarray, box: int, colour) -> int:
+    """Pixels of exactly `colour` in the label strip under box `box`."""
+    where = book_boxes()[box]
+    return int(np.all(shown[LABEL_STRIP, where.x: where.x + where.w] == colour, axis=2).sum())
+
+
+def input_tiles(shown: np.ndarray) -> list[str]:
+    """Each tile of the inputs window as 'blank' (all grey) or 'ink' (white pixels in it)."""
+    tiles = [shown[:, i * 120: i * 120 + 112] for i in range(5)]
+    return ["blank" if np.all(tile == 128) else "ink" if (tile > 200).any() else "?" for tile in tiles]
+
+
+def test_the_inputs_window_follows_undo_and_erase_and_s_does_not_read(gui):
+    gui.draw(ONE)
+    gui.draw(SEVEN)
+    gui.key("s")
+    inputs = gui.find_window(INPUTS_WINDOW)
+    gui.wait_for_size(inputs, 5 * 112 + 4 * 8, 112)
+    expected = ["ink", "blank", "ink", "blank", "blank"]
+    assert input_tiles(wait_for(lambda: gui.screenshot(inputs), lambda s: input_tiles(s) == expected)) == expected
+    printed = gui.wait_for_output("press r")
+    assert "zip " not in printed   # s showed the inputs; nothing was read
+    gui.key("u")
+    expected = ["ink", "blank", "blank", "blank", "blank"]
+    assert input_tiles(wait_for(lambda: gui.screenshot(inputs), lambda s: input_tiles(s) == expected)) == expected
+    gui.key("e")
+    expected = ["blank"] * 5
+    assert input_tiles(wait_for(lambda: gui.screenshot(inputs), lambda s: input_tiles(s) == expected)) == expected
+
+
+def test_w_without_save_writes_numbered_files_in_the_pictures_folder(x_display, tmp_path):
+    gui = GuiSession(x_display, tmp_path, save=False)
+    try:
+        before = gui.screenshot(gui.window)[200:]
+        gui.draw(ONE)
+        for count in (1, 2):
+            gui.key("w")
+            gui.wait_for_output("wrote ~/Pictures/ziplite/zipcode-", count)
+        folder = tmp_path / "Pictures" / "ziplite"
+        assert sorted(p.name for p in folder.iterdir()) == ["zipcode-001.png", "zipcode-002.png"]
+        assert np.array_equal(cv.imread(str(folder / "zipcode-002.png")), cv.imread(str(folder / "zipcode-001.png")))
+        bar = wait_for(lambda: gui.screenshot(gui.window)[200:], lambda bar: not np.array_equal(bar, before))
+        assert not np.array_equal(bar, before), "the status bar did not say that the file was written"
+        assert not (ROOT / "zipcode.png").exists()
+    finally:
+        gui.stop()
+
+
+def test_w_says_when_it_replaces_the_save_file(gui):
+    written_canvas(gui, 1)
+    written_canvas(gui, 2)
+    assert f"replaced {gui.save_path}" in gui.stdout()
+
+
+@pytest.mark.parametrize("where, message", [("missing/canvas.png", "does not exist"),
+                                             ("a_file/canvas.png", "is a file, not a folder")])
+def test_save_into_a_folder_that_cannot_take_it_is_one_line(tmp_path, where, message):
+    (tmp_path / "a_file").write_text("not a folder")
+    done = run(["-m", "device", "gui", "--save", str(tmp_path / where)], env={"DISPLAY": ""}, timeout=60)
+    assert done.returncode == 2
+    assert message in one_clean_line(done.stderr)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_gui_help_says_where_w_writes():
+    done = run(["-m", "device", "gui", "--help"], timeout=60)
+    assert "~/Pictures/ziplite/zipcode-NNN.png" in " ".join(done.stdout.split())
 
 
 def test_undo_and_erase(gui):
@@ -437,6 +562,11 @@ def test_quit_key_ends_the_program(gui, key):
 
 def test_closing_the_window_ends_the_program(gui):
     close_like_window_manager(gui.display, int(gui.window))
+    assert gui.wait_for_exit() == 0, gui.diagnosis()
+
+
+def test_destroying_the_window_from_outside_ends_the_program(gui):
+    gui.xdotool("windowclose", gui.window)   # XDestroyWindow behind Qt's back: OpenCV still calls it visible
     assert gui.wait_for_exit() == 0, gui.diagnosis()
 
 
