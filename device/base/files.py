@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -65,3 +67,81 @@ def sha256_of(path: str | os.PathLike) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+class UnreadableFile(Exception):
+    """A path that cannot be read as a regular file. The message says why, without the path."""
+
+
+# What a path that is not a regular file is, for messages: reading a FIFO blocks until a writer
+# comes, and /dev/zero or /dev/urandom never end.
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def read_regular_file(path: str | os.PathLike, max_bytes: int) -> bytes:
+    """The bytes of the regular file at `path`, at most `max_bytes` of them.
+
+    Anything else is refused before a byte is read: a directory, a FIFO (opened non-blocking, so
+    one swapped in after the check cannot block either), a device, a socket, a file larger than
+    `max_bytes`, a path that cannot be followed or opened.
+
+    Raises:
+        UnreadableFile: with one line that says why.
+    """
+    fd = _open_regular(path, max_bytes)
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            data = handle.read(max_bytes + 1)  # one byte more: a file that grew since fstat is refused too
+        except OSError as error:
+            raise UnreadableFile(_why(error)) from None
+    if len(data) > max_bytes:
+        raise UnreadableFile(f"larger than {max_bytes} bytes")
+    return data
+
+
+def regular_file_problem(path: str | os.PathLike) -> str | None:
+    """Why `path` is not a regular file this process can open, in a few words; None when it is."""
+    try:
+        os.close(_open_regular(path, None))
+    except UnreadableFile as error:
+        return str(error)
+    return None
+
+
+def _open_regular(path: str | os.PathLike, max_bytes: int | None) -> int:
+    """A read-only descriptor of the regular file at `path` (no larger than `max_bytes`, unless None)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as error:
+        raise UnreadableFile(_why(error)) from None
+    try:
+        _check_regular(os.fstat(fd), max_bytes)
+    except UnreadableFile:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _check_regular(status: os.stat_result, max_bytes: int | None) -> None:
+    for is_kind, kind in _KINDS:
+        if is_kind(status.st_mode):
+            raise UnreadableFile(f"is {kind}, not a file")
+    if not stat.S_ISREG(status.st_mode):
+        raise UnreadableFile("not a regular file")
+    if max_bytes is not None and status.st_size > max_bytes:
+        raise UnreadableFile(f"{status.st_size} bytes, larger than the {max_bytes} this reads")
+
+
+def _why(error: OSError) -> str:
+    if error.errno == errno.EISDIR:
+        return "is a directory, not a file"
+    if error.errno == errno.ELOOP:
+        return "a loop of symbolic links"
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied (the file, or a folder on its path, is not readable by this user)"
+    if error.errno == errno.ENOENT:
+        return "no such file"
+    if error.errno == errno.ENOTDIR:
+        return "a part of the path is not a directory"
+    return (error.strerror or str(error)).lower()
