@@ -51,14 +51,26 @@ class Result:
         return self.preprocess_ms + self.invoke_ms
 
     @property
+    def low_confidence(self) -> bool:
+        """Some digit was read with a confidence under LOW_CONFIDENCE: a person should check it."""
+        return any(d.low_confidence for d in self.digits)
+
+    @property
     def confidence_text(self) -> str:
-        """Each digit's confidence, '-' where blank: how every front end prints them."""
-        return " ".join("-" if d.confidence is None else f"{d.confidence:.2f}" for d in self.digits)
+        """Each digit's confidence, '-' where blank and a '?' after a low one."""
+        return " ".join("-" if d.confidence is None else f"{d.confidence:.2f}{'?' if d.low_confidence else ''}"
+                        for d in self.digits)
+
+    @property
+    def summary(self) -> str:
+        """The text line every front end prints for a result (recognize, gui, camera)."""
+        check = "  LOW CONFIDENCE: check the digits marked ?" if self.low_confidence else ""
+        return f"{self.zip}  ({self.layout}, confidence {self.confidence_text}, {self.ms:.2f} ms){check}"
 
     def record(self, source: str, classifier: Classifier) -> dict:
         """One JSON object for this result: the schema of recognize, camera and batch (docs/device.md)."""
         return {"file": source, "zip": self.zip, "digits": [d.as_json() for d in self.digits],
-                "low_confidence": any(d.low_confidence for d in self.digits), "layout": self.layout,
+                "low_confidence": self.low_confidence, "layout": self.layout,
                 "runtime": classifier.runtime, "model": display_path(classifier.path), "ms": round(self.ms, 3)}
 
 

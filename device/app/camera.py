@@ -1,4 +1,4 @@
-"""Live free-layout recognition from a camera, a video file or a folder of images."""
+"""Live recognition from a camera, a video file or a folder of images: free handwriting or the GUI's boxes."""
 from __future__ import annotations
 
 import json
@@ -10,6 +10,7 @@ import click
 import cv2 as cv
 import numpy as np
 
+from device.app.window import Window
 from device.images import IMAGE_SUFFIXES, ImageError, read_image
 from device.recognize import Result, error_record, recognize
 from device.runtime import Classifier
@@ -57,48 +58,51 @@ def draw(frame: np.ndarray, result: Result, fps: float) -> np.ndarray:
             continue
         colour = (0, 160, 0) if digit.digit is not None and not digit.low_confidence else (0, 140, 255)
         cv.rectangle(shown, (region.x, region.y), (region.x + region.w, region.y + region.h), colour, 2)
-        label = "?" if digit.digit is None else str(digit.digit)
+        label = "?" if digit.digit is None else f"{digit.digit}{'?' if digit.low_confidence else ''}"
         cv.putText(shown, label, (region.x, max(region.y - 6, 14)), cv.FONT_HERSHEY_SIMPLEX, 0.8, colour, 2)
     cv.putText(shown, f"zip {result.zip}   {fps:.1f} fps", (10, shown.shape[0] - 12), cv.FONT_HERSHEY_SIMPLEX,
                0.7, (255, 0, 0), 2)
     return shown
 
 
-def run_camera(classifier: Classifier, source: int | Path, digits: int, no_window: bool, as_json: bool) -> int:
-    """Recognise every frame; show it (q or closing the window quits) or print it. Returns an exit status."""
+def run_camera(classifier: Classifier, source: int | Path, layout: str, digits: int, no_window: bool,
+               as_json: bool) -> int:
+    """Recognize every frame; show it (q, Esc or closing the window quits) or print it. Returns an exit status.
+
+    Args:
+        layout: as `recognize`'s: "auto" reads the GUI's boxes where a frame has them, else free handwriting.
+    """
+    window = None if no_window else Window(WINDOW)
     try:
-        return _serve(classifier, source, digits, no_window, as_json)
+        return _serve(classifier, source, layout, digits, window, as_json)
     except KeyboardInterrupt:
         return 0
     finally:
-        if not no_window:
+        if window is not None:
+            window.close()
             cv.destroyAllWindows()
 
 
-def _serve(classifier: Classifier, source: int | Path, digits: int, no_window: bool, as_json: bool) -> int:
+def _serve(classifier: Classifier, source: int | Path, layout: str, digits: int, window: Window | None,
+           as_json: bool) -> int:
     unreadable = 0
     last = time.perf_counter()
     for name, frame in frames(source):
-        if frame is None:
+        try:
+            if frame is None:
+                raise ImageError("not an image OpenCV can decode")
+            result = recognize(frame, classifier, layout, digits)
+        except ImageError as error:
             unreadable += 1
-            message = "not an image OpenCV can decode"
-            click.echo(json.dumps(error_record(name, message)) if as_json else f"{name}: error: {message}")
+            click.echo(json.dumps(error_record(name, str(error))) if as_json else f"{name}: error: {error}")
             continue
-        result = recognize(frame, classifier, "free", digits)
         now = time.perf_counter()
         fps, last = 1.0 / max(now - last, 1e-6), now
-        if no_window:
-            click.echo(json.dumps(result.record(name, classifier)) if as_json else f"{name}: {result.zip}")
+        if window is None:
+            click.echo(json.dumps(result.record(name, classifier)) if as_json else f"{name}: {result.summary}")
             continue
         cv.imshow(WINDOW, draw(frame, result, fps))
         key = cv.waitKey(1) & 0xFF
-        if key in (ord("q"), 27) or not _window_open():
+        if key in (ord("q"), 27) or not window.is_open():
             break
     return 1 if unreadable else 0
-
-
-def _window_open() -> bool:
-    try:
-        return cv.getWindowProperty(WINDOW, cv.WND_PROP_VISIBLE) >= 1
-    except cv.error:  # some backends raise instead of answering once the window is gone
-        return False

@@ -67,7 +67,7 @@ def _report_result(path: Path, result, classifier: Classifier, as_json: bool) ->
     if as_json:
         click.echo(json.dumps(result.record(str(path), classifier)))
     else:
-        click.echo(f"{path}: {result.zip}  ({result.layout}, confidence {result.confidence_text}, {result.ms:.2f} ms)")
+        click.echo(f"{path}: {result.summary}")
 
 
 @main.command()
@@ -125,11 +125,13 @@ def gui(save, classifier_args):
 @click.option("--camera", "camera_index", type=click.IntRange(min=0), default=None, help="Camera index [default: 0].")
 @click.option("--source", type=click.Path(exists=True, path_type=Path), default=None,
               help="A video file or a folder of images instead of a camera.")
-@click.option("--digits", type=click.IntRange(1, 20), default=5, show_default=True)
+@click.option("--layout", type=click.Choice(["auto", "boxed", "free"]), default="auto", show_default=True,
+              help="boxed: the GUI's red boxes; free: handwriting on paper; auto: boxed if red boxes are found.")
+@click.option("--digits", type=click.IntRange(1, 20), default=5, show_default=True, help="Digits in free handwriting.")
 @click.option("--no-window", is_flag=True, help="Print results instead of showing frames (headless devices, tests).")
 @click.option("--json", "as_json", is_flag=True, help="With --no-window: one JSON line per frame.")
 @model_options
-def camera(camera_index, source, digits, no_window, as_json, classifier_args):
+def camera(camera_index, source, layout, digits, no_window, as_json, classifier_args):
     """Live recognition of a handwritten number held in front of a camera."""
     from device.app.camera import SourceError, run_camera
     from device.app.gui import require_display
@@ -143,7 +145,8 @@ def camera(camera_index, source, digits, no_window, as_json, classifier_args):
             require_display()
     classifier = load_classifier(classifier_args)
     try:
-        code = run_camera(classifier, source if source is not None else (camera_index or 0), digits, no_window, as_json)
+        code = run_camera(classifier, source if source is not None else (camera_index or 0), layout, digits,
+                          no_window, as_json)
     except SourceError as error:
         raise click.ClickException(str(error)) from None
     sys.exit(code)

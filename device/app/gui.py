@@ -386,7 +386,7 @@ def _refresh_inputs(session: _Session) -> None:
 
 def _announce(result: Result) -> None:
     print("\a", end="", flush=True)  # the book's winsound.Beep, on any terminal
-    print(f"zip {result.zip}  (confidence {result.confidence_text}, {result.ms:.2f} ms)", flush=True)
+    print(f"zip {result.summary}", flush=True)
 
 
 def _write_canvas(canvas: np.ndarray, save_path: Path | None) -> str:

@@ -22,6 +22,28 @@ def test_folder_of_images(tmp_path):
     assert lines[1]["zip"] == truth["free_3.png"] and lines[2]["zip"] == truth["photo_4.png"]
 
 
+def test_the_boxed_samples_are_read_in_their_boxes_by_default():
+    truth = json.loads((ROOT / "device/samples/truth.json").read_text())
+    done = run(["-m", "device", "camera", "--source", str(ROOT / "device/samples"), "--no-window", "--json"])
+    assert done.returncode == 0, done.stderr
+    read = {line["file"].split("/")[-1]: (line["zip"], line["layout"]) for line in map(json.loads, done.stdout.splitlines())}
+    assert read["boxed_1.png"] == (truth["boxed_1.png"], "boxed") and read["boxed_2.png"] == (truth["boxed_2.png"], "boxed")
+    assert read["free_3.png"] == (truth["free_3.png"], "free")
+
+
+def test_the_text_line_marks_the_digits_the_json_calls_low_confidence():
+    # Boxed pages read as free handwriting: the red lines become ink, and some readings are unsure.
+    args = ["-m", "device", "camera", "--source", str(ROOT / "device/samples"), "--no-window", "--layout", "free"]
+    records = [json.loads(line) for line in run([*args, "--json"]).stdout.splitlines()]
+    lines = run(args).stdout.splitlines()
+    assert any(record["low_confidence"] for record in records)   # else this test checks nothing
+    for record, line in zip(records, lines, strict=True):
+        confidences = line.split("confidence ")[1].split(",")[0].split()
+        marked = [c.endswith("?") for c in confidences]
+        assert marked == [d["confidence"] is not None and d["confidence"] < 0.6 for d in record["digits"]], line
+        assert ("LOW CONFIDENCE" in line) is record["low_confidence"], line
+
+
 def test_video_file(tmp_path):
     page = cv.imread(str(ROOT / "device/samples/free_3.png"))
     frame = np.full((480, 640, 3), 235, np.uint8)
