@@ -28,7 +28,18 @@ def _window_or_usage_error():
         raise BadInput(str(error)) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _CommandList(click.Group):
+    """Lists each command with its first sentence whole, wrapped, where click would cut it with '...'."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        commands = [(name, self.get_command(ctx, name)) for name in self.list_commands(ctx)]
+        rows = [(name, command.get_short_help_str(limit=200)) for name, command in commands if not command.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=_CommandList, context_settings={"help_option_names": ["-h", "--help"]})
 def main():
     """ziplite: read handwritten zip codes with a TFLite model (no TensorFlow needed)."""
     tune_for_recognition()
