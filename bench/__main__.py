@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bench.accuracy import score_layout
-from bench.render import LAYOUTS
+from bench.render import CANVAS_LAYOUTS
 from device.base.files import display_path
 from device.base.mnist import DataError, load_npz
 from device.interpreters import ModelError
@@ -40,7 +40,7 @@ def main(models, data, canvases, seed, as_json):
             classifier = Classifier(model_path)
         except ModelError as error:
             raise click.ClickException(str(error)) from None
-        for layout in LAYOUTS:
+        for layout in CANVAS_LAYOUTS:
             score = score_layout(classifier, layout, mnist.x_test, mnist.y_test, canvases, seed)
             name = display_path(model_path)
             if as_json:

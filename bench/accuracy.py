@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.render import LAYOUTS, Style, render
+from bench.render import CANVAS_LAYOUTS, Style, render
 from device.recognize import recognize
 from device.runtime import Classifier
 
@@ -22,7 +22,7 @@ class LayoutScore:
 def score_layout(classifier: Classifier, layout: str, images: np.ndarray, labels: np.ndarray, canvases: int,
                  seed: int, style: Style = Style()) -> LayoutScore:
     """Render `canvases` canvases of MNIST test digits (seeded) and read them back."""
-    rng = np.random.default_rng([seed, LAYOUTS.index(layout)])
+    rng = np.random.default_rng([seed, CANVAS_LAYOUTS.index(layout)])
     right_digits = right_zips = blanks = 0
     for _ in range(canvases):
         canvas, truth = render(layout, images, labels, rng, style)

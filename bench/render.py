@@ -15,7 +15,8 @@ import numpy as np
 from device.layout import BOX_COUNT, blank_canvas, book_boxes
 from train.strokes import break_stroke
 
-LAYOUTS = ("boxed", "free", "photo")
+# The kinds of canvas rendered; not device.recognize.LAYOUTS (what recognize is told): a photo is read as free.
+CANVAS_LAYOUTS = ("boxed", "free", "photo")
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 from convert.modes import Mode
 from convert.parity import RuntimeParity, as_dict
-from device.base.files import atomic_path, write_json, write_text
+from device.base.files import write_figure, write_json, write_text
 
 
 def sidecar(tflite: Path, mode: Mode, source: dict, tensors: dict, converter: dict,
@@ -62,7 +57,10 @@ def parity_markdown(rows: list[dict], keras_accuracy: float, keras_name: str) ->
 
 
 def _plot(rows: list[dict], keras_accuracy: float, keras_name: str, path: Path) -> None:
-    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=100)
+    from matplotlib.figure import Figure  # here, not at import: `python -m convert --help` answers without it
+
+    figure = Figure(figsize=(7, 4.5), dpi=100)
+    axes = figure.subplots()
     markers = {"ai_edge_litert": "o", "tflite_runtime": "x"}
     for row in rows:
         for runtime, parity in row["runtimes"].items():
@@ -76,9 +74,7 @@ def _plot(rows: list[dict], keras_accuracy: float, keras_name: str, path: Path) 
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize=8, loc="lower right")
     figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp)
-    plt.close(figure)
+    write_figure(path, figure)
 
 
 def _best(row: dict) -> float:

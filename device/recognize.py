@@ -118,12 +118,12 @@ def _numerals(page: np.ndarray, layout: str, digits: int) -> tuple[str, list[Rec
 
 def _read(numerals: list[np.ndarray | None], probabilities: np.ndarray, labels: list[str]) -> list[Digit]:
     rows = iter(probabilities)
-    digits = []
+    read = []
     for numeral in numerals:
         if numeral is None:
-            digits.append(Digit(None, None))
+            read.append(Digit(None, None))
         else:
             row = next(rows)
             best = int(np.argmax(row))
-            digits.append(Digit(int(labels[best]), float(row[best])))
-    return digits
+            read.append(Digit(int(labels[best]), float(row[best])))
+    return read

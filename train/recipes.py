@@ -70,9 +70,9 @@ def robust(recipe: Recipe) -> Recipe:
     """The recipe `--augment` trains: the same network and loss, with a learning rate for augmented digits.
 
     Fresh augmentations every epoch leave nothing to overfit, and the book's constant Adam 1e-4
-    underfits them: after 50 epochs the shipped v3 run fitted only 97.5% of its augmented training
-    digits, still rising. So the rate starts ten times higher and falls to zero along a cosine,
-    over 120 epochs: cosine runs of 50 and 80 epochs ended at 98.3% of them, 120 at 98.5%, and
-    read about 0.1 pp more benchmark digits than 80 on two sets of canvases.
+    underfits them: 50 epochs at that rate fit only 97.5% of the augmented training digits, still
+    rising. So the rate starts ten times higher and falls to zero along a cosine, over 120 epochs:
+    cosine runs of 50 and 80 epochs end at 98.3% of them, 120 at 98.5%, and 120 read about 0.1 pp
+    more benchmark digits than 80 on two sets of canvases (docs/training.md has the runs).
     """
     return replace(recipe, learning_rate=recipe.learning_rate * 10, schedule="cosine", epochs=120)

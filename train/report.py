@@ -8,14 +8,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 import keras
-import matplotlib
-
-matplotlib.use("Agg")  # never a blocking window: plots are files
-import matplotlib.pyplot as plt
 import tensorflow as tf
+from matplotlib.figure import Figure
 
 from device.base.contract import INPUT_CONTRACT
-from device.base.files import atomic_path, sha256_of, write_json
+from device.base.files import atomic_path, sha256_of, write_figure, write_json
 from device.base.mnist import Mnist
 from train.augment import AugmentSettings
 from train.fit import Trained, TrainOptions
@@ -66,7 +63,7 @@ def write_report(trained: Trained, recipe: Recipe, name: str, data: Mnist, optio
         "augment_settings": asdict(AugmentSettings()) if options.augment else None,
         "val_split": options.val_split,  # the last this many training samples: calibration avoids them too
         "keras_sha256": sha256_of(options.out / f"{name}.keras"),
-        "data": {"source": data.source, "sha256": data.sha256},
+        "data": {"file": Path(data.source).name, "sha256": data.sha256},  # no machine's path: its name and hash
         "tensorflow_version": tf.__version__,
         "keras_version": keras.__version__,
         "seconds": round(progress.seconds, 1),
@@ -104,7 +101,8 @@ def draw_plots(out: Path) -> list[Path]:
 
 
 def _plot(path: Path, title: str, metric: str, runs: dict[str, dict]) -> Path:
-    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=100)
+    figure = Figure(figsize=(7, 4.5), dpi=100)   # not pyplot's: no GUI backend, nothing to close
+    axes = figure.subplots()
     for (label, report), colour in zip(runs.items(), ("tab:blue", "tab:orange")):
         epochs = range(1, len(report["history"][metric]) + 1)
         axes.plot(epochs, report["history"][metric], color=colour, label=f"{label} train")
@@ -113,7 +111,5 @@ def _plot(path: Path, title: str, metric: str, runs: dict[str, dict]) -> Path:
     axes.grid(True, alpha=0.3)
     axes.legend()
     figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp)
-    plt.close(figure)
+    write_figure(path, figure)
     return path

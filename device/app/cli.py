@@ -12,7 +12,7 @@ import click
 from device.base.errors import BadInput
 from device.base.files import display_path
 from device.process import tune_for_recognition
-from device.recognize import error_record
+from device.recognize import LAYOUTS, error_record
 from device.options import load_classifier, model_options, repeats_option, samples_option
 from device.runtime import Classifier
 
@@ -47,7 +47,7 @@ def main():
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--layout", type=click.Choice(["auto", "boxed", "free"]), default="auto", show_default=True,
+@click.option("--layout", type=click.Choice(LAYOUTS), default="auto", show_default=True,
               help="boxed: the GUI's red boxes; free: handwriting on paper; auto: boxed if red boxes are found.")
 @click.option("--digits", type=click.IntRange(1, 20), default=5, show_default=True, help="Digits in free handwriting.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, per file.")
@@ -136,7 +136,7 @@ def gui(save, classifier_args):
 @click.option("--camera", "camera_index", type=click.IntRange(min=0), default=None, help="Camera index [default: 0].")
 @click.option("--source", type=click.Path(exists=True, path_type=Path), default=None,
               help="A video file or a folder of images instead of a camera.")
-@click.option("--layout", type=click.Choice(["auto", "boxed", "free"]), default="auto", show_default=True,
+@click.option("--layout", type=click.Choice(LAYOUTS), default="auto", show_default=True,
               help="boxed: the GUI's red boxes; free: handwriting on paper; auto: boxed if red boxes are found.")
 @click.option("--digits", type=click.IntRange(1, 20), default=5, show_default=True, help="Digits in free handwriting.")
 @click.option("--no-window", is_flag=True, help="Print results instead of showing frames (headless devices, tests).")

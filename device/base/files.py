@@ -53,6 +53,16 @@ def write_json(path: str | os.PathLike, document: dict) -> None:
     write_text(path, json.dumps(document, indent=2, sort_keys=False) + "\n")
 
 
+def write_figure(path: str | os.PathLike, figure) -> None:
+    """Save a matplotlib Figure atomically, in the format its suffix names (train/ and convert/ plots).
+
+    Build it as `matplotlib.figure.Figure(...)`, not with pyplot: such a figure needs no GUI backend
+    and no closing, so plotting never opens a window or keeps figures alive.
+    """
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp)
+
+
 def display_path(path: str | os.PathLike) -> str:
     """`path` relative to the working directory when it can be (shorter in messages and JSON)."""
     try:
