@@ -36,10 +36,10 @@ class Rect:
     def crop(self, image: np.ndarray) -> np.ndarray:
         return image[self.y: self.y + self.h, self.x: self.x + self.w]
 
-    def moved(self, dx: int, dy: int) -> "Rect":
+    def moved(self, dx: int, dy: int) -> Rect:
         return Rect(self.x + dx, self.y + dy, self.w, self.h)
 
-    def inside(self) -> "Rect":
+    def inside(self) -> Rect:
         """The rectangle within a 1 px outline drawn around this one's edge."""
         return Rect(self.x + 1, self.y + 1, self.w - 2, self.h - 2)
 
@@ -208,9 +208,10 @@ def segment_free(image: np.ndarray, digits: int) -> tuple[np.ndarray, list[Rect]
     Connected components are joined when they overlap horizontally (the broken strokes of one
     digit) and small marks join the digit beside them. Marks far from any digit are dots, unless
     digits are missing: then they may be short digits (a 1 beside a tall 8, or its two halves),
-    and count as groups too. Then, while there are too many groups, the two closest neighbours
-    are joined; while there are too few, the widest group is cut at its thinnest column
-    (touching digits).
+    and count as groups too, unless they are dots (under MIN_EXTENT of the tallest digit, as a
+    dot in a box is under MIN_EXTENT of the box). Then, while there are too many groups, the two
+    closest neighbours are joined; while there are too few, the widest group is cut at its
+    thinnest column (touching digits).
 
     Returns:
         (the page's ink map, one Rect per group, at most `digits` of them).
@@ -218,7 +219,7 @@ def segment_free(image: np.ndarray, digits: int) -> tuple[np.ndarray, list[Rect]
     ink = page_ink(image)
     groups, far_marks = _attach_marks(_overlapping_groups(ink.blobs))
     if len(groups) < digits:
-        groups = sorted(groups + far_marks, key=lambda group: group.x)
+        groups = sorted(groups + _not_dots(far_marks, groups), key=lambda group: group.x)
     while len(groups) > digits:
         groups = _join_closest(groups)
     while len(groups) < digits:
@@ -286,6 +287,11 @@ def _attach_marks(groups: list[Rect]) -> tuple[list[Rect], list[Rect]]:
         else:
             far_marks.append(mark)
     return sorted(digits, key=lambda digit: digit.x), far_marks
+
+
+def _not_dots(marks: list[Rect], digits: list[Rect]) -> list[Rect]:
+    tallest = max((digit.h for digit in digits), default=0)
+    return [mark for mark in marks if max(mark.w, mark.h) >= MIN_EXTENT * tallest]
 
 
 def _overlap(a: Rect, b: Rect) -> int:

@@ -4,7 +4,7 @@ MNIST digits were size-normalised to fit 20x20 and centred by centre of mass in 
 drawn in a box is neither, and the book's plain resize reads about a quarter of them.
 `normalise` is that step, for a region of an ink map: `recognize` finds the page's ink once
 (`find_ink`, by way of `layout.page_ink`) and normalises each box or free-layout group of it;
-`to_numeral` is the same two steps for one region on its own (the GUI's preview, calibration).
+`to_numeral` is the same two steps for an image of one digit alone.
 The training augmentation ends in `normalise` too.
 
 OpenCV gives some calls a second meaning by the array's shape: `cv.moments` and
@@ -23,7 +23,8 @@ from device.base.contract import IMAGE_SIDE
 
 DIGIT_BOX = 20             # MNIST's digit box inside the 28x28 frame
 MIN_CONTRAST = 0.25        # ink must be at least this much darker than the paper around it
-SPECK_FRACTION = 0.03      # pieces of ink smaller than this share of the largest are specks
+SPECK_FRACTION = 0.03      # pieces of ink smaller than this share of the largest are specks,
+SPECK_EXTENT = 0.3         # unless they reach this share of the longest piece's length (a thin 1 beside bold digits)
 MIN_INK_PIXELS = 6         # less ink than this is a blank box, never a guess
 MIN_EXTENT = 0.15          # nor is a mark smaller than this share of its region (a dot, a slip)
 QUARTER_SIZE_FROM = 120    # pages at least this many pixels each way estimate their paper at a quarter size,
@@ -39,33 +40,79 @@ def as_gray(image: np.ndarray) -> np.ndarray:
 
 
 def to_bgr8(image: np.ndarray) -> np.ndarray:
-    """Grey, grey+alpha, BGR or BGRA of any depth as 3-channel uint8, transparent areas on white paper."""
+    """Grey, grey+alpha, BGR or BGRA of any depth as 3-channel uint8, transparent areas on white paper.
+
+    Float (and wide integer) pixels are taken to be in [0, 1] or in [0, 255], whichever the bulk
+    of the page says (`_value_scale`). Converted a band of rows at a time, so a deep or
+    transparent page never has a page-sized float copy: a 40 MP 16-bit BGRA page in float64 was 1.3 GB.
+
+    Raises:
+        ValueError: an array that is not an image, or float pixels in neither range.
+    """
     image = np.asarray(image)
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
         raise ValueError(f"expected a grey, BGR or BGRA image, got shape {image.shape}")
-    image = _to_uint8(image)
     if image.ndim == 2:
         image = image[:, :, np.newaxis]
-    colour = image
-    if image.shape[2] in (2, 4):  # the last channel is alpha
-        colour, alpha = image[:, :, :-1], image[:, :, -1:].astype(np.float32) / 255.0
+    if image.dtype == np.uint8 and image.shape[2] == 3:
+        return np.ascontiguousarray(image)
+    scale = _value_scale(image)
+    page = np.empty((*image.shape[:2], 3), np.uint8)
+    rows = max(1, BAND_PIXELS // max(image.shape[1], 1))
+    for top in range(0, image.shape[0], rows):
+        page[top: top + rows] = _band_to_bgr8(image[top: top + rows], scale)
+    return page
+
+
+BAND_PIXELS = 1 << 20  # pixels `to_bgr8` converts at once: a few MB of temporaries whatever the page
+PAPER_SHARE = 0.99     # a page is mostly paper: the value this share of its pixels reach is the paper's
+
+
+def _band_to_bgr8(band: np.ndarray, scale: float) -> np.ndarray:
+    band = _to_uint8(band, scale)
+    colour = band
+    if band.shape[2] in (2, 4):  # the last channel is alpha
+        colour, alpha = band[:, :, :-1], band[:, :, -1:].astype(np.float32) / 255.0
         colour = (colour * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
     if colour.shape[2] == 1:
         return cv.cvtColor(colour, cv.COLOR_GRAY2BGR)
-    return np.ascontiguousarray(colour)
+    return colour
 
 
-def _to_uint8(image: np.ndarray) -> np.ndarray:
+def _to_uint8(image: np.ndarray, scale: float) -> np.ndarray:
     if image.dtype == np.uint8:
         return image
     if image.dtype == np.uint16:
         return (image // 257).astype(np.uint8)
     if image.dtype == np.bool_:
         return np.where(image, 255, 0).astype(np.uint8)
-    image = np.nan_to_num(image.astype(np.float64), nan=255.0, posinf=255.0, neginf=0.0)
-    if image.size and float(np.max(image)) <= 1.0:  # floats in [0, 1]
-        image = image * 255.0
-    return np.clip(image, 0, 255).astype(np.uint8)
+    image = np.nan_to_num(image.astype(np.float32) * np.float32(scale), nan=255.0, posinf=255.0, neginf=0.0)
+    return np.rint(np.clip(image, 0, 255, out=image), out=image).astype(np.uint8)
+
+
+def _value_scale(image: np.ndarray) -> float:
+    """What float (or wide integer) pixels are multiplied by to make 0..255: 255 for [0, 1], 1 for [0, 255].
+
+    Decided by the paper (the value PAPER_SHARE of the pixels reach, from about a million of them),
+    never by the maximum: one stray pixel at 1.0001, or OpenCV's own float TIFF of a page (paper
+    at up to 1.0166), made a [0, 1] page read as [0, 255], all ink. Paper up to 1.5 is [0, 1]
+    (brighter values are clipped to white); from 32 to 300, [0, 255]; between, or above, the
+    range is anyone's guess and the page is refused.
+    """
+    if image.dtype in (np.uint8, np.uint16, np.bool_) or image.size == 0:
+        return 1.0
+    step = max(1, int((image.shape[0] * image.shape[1] / 1e6) ** 0.5))
+    sample = image[::step, ::step].astype(np.float64)
+    finite = sample[np.isfinite(sample)]
+    if finite.size == 0:  # nothing but NaN or infinity: read as paper, like every NaN
+        return 255.0
+    paper = float(np.quantile(finite, PAPER_SHARE))
+    if paper <= 1.5:
+        return 255.0
+    if 32 <= paper <= 300:
+        return 1.0
+    raise ValueError(f"{image.dtype} pixels with paper at about {paper:.4g}: only [0, 1] and [0, 255] are read; "
+                     "save the page as 8-bit")
 
 
 @dataclass(frozen=True)
@@ -154,6 +201,9 @@ def _paper(gray: np.ndarray) -> np.ndarray:
 def remove_specks(mask: np.ndarray) -> Ink:
     """Drop connected pieces of ink far smaller than the largest one (noise, dust, JPEG debris).
 
+    Small in ink and in length both: a 1 drawn with a fine pen holds less ink than a speck's
+    share of a marker's 0, but is as long as a digit.
+
     A piece's amount of ink is counted inside its bounding box, so ink of another piece that
     reaches into that box counts too. `mask` is left alone: the Ink holds a cleaned copy, or
     `mask` itself when there is nothing to remove.
@@ -169,11 +219,12 @@ def remove_specks(mask: np.ndarray) -> Ink:
     # thousands of noise specks slow either way (labelling cleared each speck in its own call).
     amounts = [cv.countNonZero(mask[y: y + h, x: x + w]) for x, y, w, h in rects]
     least = max(2, SPECK_FRACTION * max(amounts)) if len(pieces) > 1 else 0
-    specks = [piece for piece, amount in zip(pieces, amounts) if amount < least]
-    if specks:
+    shortest = SPECK_EXTENT * max(max(w, h) for _, _, w, h in rects)
+    is_speck = [amount < least and max(w, h) < shortest for amount, (_, _, w, h) in zip(amounts, rects)]
+    if any(is_speck):
         mask = mask.copy()
-        cv.drawContours(mask, specks, -1, 0, cv.FILLED)
-    kept = [rect for rect, amount in zip(rects, amounts) if amount >= least]
+        cv.drawContours(mask, [piece for piece, speck in zip(pieces, is_speck) if speck], -1, 0, cv.FILLED)
+    kept = [rect for rect, speck in zip(rects, is_speck) if not speck]
     return Ink(mask, np.array(kept, int).reshape(-1, 4))
 
 
