@@ -40,33 +40,81 @@ def as_gray(image: np.ndarray) -> np.ndarray:
 
 
 def to_bgr8(image: np.ndarray) -> np.ndarray:
-    """Grey, grey+alpha, BGR or BGRA of any depth as 3-channel uint8, transparent areas on white paper."""
+    """Grey, grey+alpha, BGR or BGRA of any depth as 3-channel uint8, transparent areas on white paper.
+
+    Float (and wide integer) pixels are taken to be in [0, 1] or in [0, 255], whichever the bulk
+    of the page says (`value_scale`; [0, 255] when it cannot tell, which `read_image` refuses).
+    Converted a band of rows at a time, so a deep or transparent page never has a page-sized
+    float copy: a 40 MP 16-bit BGRA page in float64 was 1.3 GB.
+
+    Raises:
+        ValueError: an array that is not an image.
+    """
     image = np.asarray(image)
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
         raise ValueError(f"expected a grey, BGR or BGRA image, got shape {image.shape}")
-    image = _to_uint8(image)
     if image.ndim == 2:
         image = image[:, :, np.newaxis]
-    colour = image
-    if image.shape[2] in (2, 4):  # the last channel is alpha
-        colour, alpha = image[:, :, :-1], image[:, :, -1:].astype(np.float32) / 255.0
+    if image.dtype == np.uint8 and image.shape[2] == 3:
+        return np.ascontiguousarray(image)
+    scale = value_scale(image) or 1.0
+    page = np.empty((*image.shape[:2], 3), np.uint8)
+    rows = max(1, BAND_PIXELS // max(image.shape[1], 1))
+    for top in range(0, image.shape[0], rows):
+        page[top: top + rows] = _band_to_bgr8(image[top: top + rows], scale)
+    return page
+
+
+BAND_PIXELS = 1 << 20  # pixels `to_bgr8` converts at once: a few MB of temporaries whatever the page
+PAPER_SHARE = 0.99     # a page is mostly paper: the value this share of its pixels reach is the paper's
+
+
+def _band_to_bgr8(band: np.ndarray, scale: float) -> np.ndarray:
+    band = _to_uint8(band, scale)
+    colour = band
+    if band.shape[2] in (2, 4):  # the last channel is alpha
+        colour, alpha = band[:, :, :-1], band[:, :, -1:].astype(np.float32) / 255.0
         colour = (colour * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
     if colour.shape[2] == 1:
         return cv.cvtColor(colour, cv.COLOR_GRAY2BGR)
-    return np.ascontiguousarray(colour)
+    return colour
 
 
-def _to_uint8(image: np.ndarray) -> np.ndarray:
+def _to_uint8(image: np.ndarray, scale: float) -> np.ndarray:
     if image.dtype == np.uint8:
         return image
     if image.dtype == np.uint16:
         return (image // 257).astype(np.uint8)
     if image.dtype == np.bool_:
         return np.where(image, 255, 0).astype(np.uint8)
-    image = np.nan_to_num(image.astype(np.float64), nan=255.0, posinf=255.0, neginf=0.0)
-    if image.size and float(np.max(image)) <= 1.0:  # floats in [0, 1]
-        image = image * 255.0
-    return np.clip(image, 0, 255).astype(np.uint8)
+    with np.errstate(over="ignore", invalid="ignore"):  # values beyond float32 become infinity: white, or 0
+        image = np.nan_to_num(image.astype(np.float32) * np.float32(scale), nan=255.0, posinf=255.0, neginf=0.0)
+    return np.rint(np.clip(image, 0, 255, out=image), out=image).astype(np.uint8)
+
+
+def value_scale(image: np.ndarray) -> float | None:
+    """What float (or wide integer) pixels are multiplied by to make 0..255: 255 for [0, 1], 1 for
+    [0, 255], None when the page does not say which.
+
+    Decided by the paper (the value PAPER_SHARE of the pixels reach, from about a million of them),
+    never by the maximum: one stray pixel at 1.0001, or OpenCV's own float TIFF of a page (paper
+    at up to 1.0166), made a [0, 1] page read as [0, 255], all ink. Paper up to 1.5 is [0, 1]
+    (brighter values are clipped to white); from 32 to 300, [0, 255]; between, or above, the
+    range is anyone's guess.
+    """
+    if image.dtype in (np.uint8, np.uint16, np.bool_) or image.size == 0:
+        return 1.0
+    step = max(1, int((image.shape[0] * image.shape[1] / 1e6) ** 0.5))
+    sample = image[::step, ::step].astype(np.float64)
+    finite = sample[np.isfinite(sample)]
+    if finite.size == 0:  # nothing but NaN or infinity: read as paper, like every NaN
+        return 255.0
+    paper = float(np.quantile(finite, PAPER_SHARE))
+    if paper <= 1.5:
+        return 255.0
+    if 32 <= paper <= 300:
+        return 1.0
+    return None
 
 
 @dataclass(frozen=True)
