@@ -14,7 +14,7 @@ export MNIST_NPZ
 # The pip cap some machines carry in /etc/xdg/pip is for PyTorch, which ziplite does not use.
 PIP_INSTALL = bin/pip install --disable-pip-version-check --no-input -q
 
-.PHONY: setup train train-robust convert run demo bench test test-device test-pipeline pi-check clean
+.PHONY: setup train train-robust convert run demo bench test test-all test-device test-pipeline lint pi-check clean
 
 setup: $(VENV)/.installed $(DEVICE_VENV)/.installed
 
@@ -37,10 +37,11 @@ train-robust: setup
 convert: setup
 	$(PY) -m convert --source $(SOURCE)
 
-run: setup
+# The recogniser needs only the device environment (no TensorFlow to install first).
+run: $(DEVICE_VENV)/.installed
 	$(DEVICE_PY) -m device gui
 
-demo: setup
+demo: $(DEVICE_VENV)/.installed
 	$(DEVICE_PY) -m device demo
 
 bench: setup
@@ -48,13 +49,23 @@ bench: setup
 	$(PY) -m bench.book_path --threads 1
 	$(DEVICE_PY) -m bench
 
-test: test-device test-pipeline
+# make test: day-to-day, every test not marked slow (a few minutes on 2 cores).
+# make test-all: the whole suite, as CI runs it (the slow ones train on all of MNIST, convert, fuzz).
+test: setup
+	$(DEVICE_PY) -m pytest -m "not slow" tests/device
+	$(PY) -m pytest -m "not slow" tests/pipeline
+
+test-all: test-device test-pipeline
 
 test-device: setup
 	$(DEVICE_PY) -m pytest tests/device
 
 test-pipeline: setup
 	$(PY) -m pytest tests/pipeline
+
+# ruff (pinned in device/requirements-test.txt; settings in pyproject.toml).
+lint: setup
+	$(DEVICE_VENV)/bin/ruff check .
 
 # Proves device/ on an emulated Raspberry Pi OS 64-bit (Debian bookworm arm64, Python 3.11) with qemu.
 # Needs qemu-user-static and debootstrap (apt). Builds .cache/pi/ once (~40 s), then ~20 s a run.
