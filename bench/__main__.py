@@ -11,8 +11,8 @@ from bench.render import CANVAS_LAYOUTS
 from device.base.files import display_path
 from device.base.mnist import DataError, load_npz
 from device.interpreters import ModelError
-from device.runtime import DEFAULT_MODEL, Classifier
 from device.process import tune_for_recognition
+from device.runtime import DEFAULT_MODEL, Classifier
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

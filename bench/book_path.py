@@ -18,9 +18,9 @@ from pathlib import Path
 import click
 import numpy as np
 
+from device.base.contract import to_model_input
 from device.benchmark import BenchRun, run_bench
 from device.options import model_options, repeats_option, samples_option
-from device.base.contract import to_model_input
 from device.process import tune_for_recognition
 
 ROOT = Path(__file__).resolve().parent.parent

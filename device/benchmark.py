@@ -19,9 +19,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from device.options import load_classifier
 from device.base.files import display_path
 from device.images import read_image
+from device.options import load_classifier
 from device.recognize import recognize
 
 

@@ -23,12 +23,25 @@ import cv2 as cv
 import numpy as np
 import pytest
 
-from helpers import ROOT, SHIPPED_MODEL, one_clean_line, run
-from device.app.gui import (BLANK_COLOUR, CONFIDENT_COLOUR, INPUTS_WINDOW, KEY_HELP, LOW_CONFIDENCE_COLOUR,
-                            STATUS_HEIGHT, WINDOW, Drawing, NoWindow, draw_result, inputs_panel, render_strokes,
-                            require_display, status_bar)
+from device.app.gui import (
+    BLANK_COLOUR,
+    CONFIDENT_COLOUR,
+    INPUTS_WINDOW,
+    KEY_HELP,
+    LOW_CONFIDENCE_COLOUR,
+    STATUS_HEIGHT,
+    WINDOW,
+    Drawing,
+    NoWindow,
+    draw_result,
+    inputs_panel,
+    render_strokes,
+    require_display,
+    status_bar,
+)
 from device.layout import BOX_COLOUR, blank_canvas, book_boxes
 from device.recognize import Digit, Result
+from helpers import ROOT, SHIPPED_MODEL, one_clean_line, run
 
 X_TOOLS = ("Xvfb", "xdpyinfo", "xdotool", "import")
 APT_PACKAGES = "xvfb xdotool x11-utils imagemagick libgl1"
@@ -389,7 +402,8 @@ class GuiSession:
         The GUI shows its current picture every frame, so after this one nudge the window
         must match exactly, or the test fails.
         """
-        warnings.warn(f"window {window} was not painted after {NUDGE_SECONDS} s (Qt's missed MapNotify?); remapped it")
+        warnings.warn(f"window {window} was not painted after {NUDGE_SECONDS} s (Qt's missed MapNotify?); remapped it",
+                      stacklevel=2)
         self.xdotool("windowunmap", "--sync", window, "windowmap", "--sync", window)
         return True
 

@@ -4,8 +4,17 @@ import numpy as np
 import pytest
 
 from device import layout
-from device.layout import (BOX_COLOUR, blank_canvas, book_boxes, boxed_row, find_boxes, page_ink, red_mask,
-                          searched_row, segment_free)
+from device.layout import (
+    BOX_COLOUR,
+    blank_canvas,
+    book_boxes,
+    boxed_row,
+    find_boxes,
+    page_ink,
+    red_mask,
+    searched_row,
+    segment_free,
+)
 
 
 def _jpeg(page, quality=60):

@@ -1,11 +1,10 @@
 """The numeral function: MNIST's normalisation for any digit, and a blank is never a guess."""
 import cv2 as cv
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
-
-import pytest
 
 from device.numeral import _darkness, _paper, find_ink, ink_bounds, mass_centre, normalise, to_numeral
 

@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 
-from helpers import SHIPPED_MODEL, one_clean_line, run
 from device.base.files import sha256_of
 from device.interpreters import available_runtime
 from device.runtime import Classifier
+from helpers import SHIPPED_MODEL, one_clean_line, run
 
 
 def test_device_environment_has_no_tensorflow():

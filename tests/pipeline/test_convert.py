@@ -4,8 +4,8 @@ import shutil
 
 import pytest
 
-from helpers import DEVICE_PYTHON, one_clean_line, run
 from device.base.files import sha256_of
+from helpers import DEVICE_PYTHON, one_clean_line, run
 
 THRESHOLDS = {"float32": {"agreement": 1.0, "max_dp": 1e-5}, "float16": {"agreement": 0.999},
               "dynamic": {"agreement": 0.995, "delta_pp": 0.3}, "int8": {"agreement": 0.995, "delta_pp": 0.3}}

@@ -5,8 +5,8 @@ import keras
 import pytest
 import tensorflow as tf
 
-from helpers import DEVICE_PYTHON, SHIPPED_MODEL, one_clean_line, run
 from device.base.files import sha256_of
+from helpers import DEVICE_PYTHON, SHIPPED_MODEL, one_clean_line, run
 
 
 def _cnn():

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from helpers import ROOT, run
 from device.base.files import sha256_of
+from helpers import ROOT, run
 
 EPOCHS = 3
 
