@@ -7,13 +7,14 @@ position. Only numpy and OpenCV, so the device environment can render too.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2 as cv
 import numpy as np
 
 from device.layout import BOX_COUNT, blank_canvas, book_boxes
-from train.strokes import break_stroke
+from train.strokes import break_stroke, dotted
 
 # The kinds of canvas rendered; not device.recognize.LAYOUTS (what recognize is told): a photo is read as free.
 CANVAS_LAYOUTS = ("boxed", "free", "photo")
@@ -27,6 +28,15 @@ class Style:
     pen_radius: tuple[int, int] = (1, 6)     # 3 px pen .. 13 px marker
     slant: float = 0.3                        # x += slant * (centre - y), both ways
     broken: float = 0.25                      # chance that a digit has a gap in a stroke
+    pen_cap: float = 0.1                      # the pen's radius is at most this share of the digit's height
+    dotted: float = 0.0                       # chance that a digit's strokes are dashes (a faint pen, a poor scan)
+    cross_box: float = 0.0                    # boxed: chance that a digit crosses its box's line
+
+
+# A writer's own way with a digit: (skeleton, rng, pen radius) -> (skeleton, a part of it drawn 1 px thin or None).
+Variant = Callable[[np.ndarray, np.random.Generator, int], tuple[np.ndarray, np.ndarray | None]]
+# A digit drawn some other way than `draw_digit`'s: (style, rng, tallest allowed) -> uint8 mask.
+Drawer = Callable[[Style, np.random.Generator, int], np.ndarray]
 
 
 def skeleton(mask: np.ndarray) -> np.ndarray:
@@ -62,21 +72,40 @@ def _neighbours(image: np.ndarray) -> list[np.ndarray]:
 
 
 def draw_digit(mnist_digit: np.ndarray, height: int, pen_radius: int, slant: float, broken: bool,
-               rng: np.random.Generator) -> np.ndarray:
-    """One MNIST digit redrawn as a pen stroke: uint8 mask (1 = ink), `height` pixels tall."""
+               rng: np.random.Generator, variant: Variant | None = None) -> np.ndarray:
+    """One MNIST digit redrawn as a pen stroke: uint8 mask (1 = ink), `height` pixels tall.
+
+    `variant` changes the skeleton before the pen draws it (a writer's crossbar, an open loop, dashes).
+    """
     rows, cols = np.nonzero(mnist_digit > 0)
     crop = mnist_digit[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1].astype(np.float32) / 255
     inner = max(height - 2 * pen_radius - 1, 8)
     width = max(1, round(crop.shape[1] * inner / crop.shape[0]))
     shape = cv.resize(crop, (width, inner), interpolation=cv.INTER_CUBIC) > 0.45
-    shape = _slant(shape.astype(np.uint8), slant)
+    shape = slanted(shape.astype(np.uint8), slant)
     bones = skeleton(shape)
     bones = _stretch_to_height(bones, inner)  # the skeleton lies half a stroke inside the shape
     if broken:
         bones = break_stroke(bones, rng, radius=max(3, 2 * pen_radius + 2) // 2)
-    padded = np.pad(bones, pen_radius + 1)
-    pen = cv.getStructuringElement(cv.MORPH_ELLIPSE, (2 * pen_radius + 1, 2 * pen_radius + 1))
-    return cv.dilate(padded, pen)
+    faint = None
+    if variant is not None:
+        bones, faint = variant(bones, rng, pen_radius)
+    return ink_of(bones, 2 * pen_radius + 1, faint)
+
+
+def ink_of(bones: np.ndarray, pen_width: int, faint: np.ndarray | None = None) -> np.ndarray:
+    """A skeleton drawn with a round pen `pen_width` px wide (its `faint` part 1 px wide), padded to fit."""
+    margin = pen_width // 2 + 1
+    pen = cv.getStructuringElement(cv.MORPH_ELLIPSE, (pen_width, pen_width))
+    ink = cv.dilate(np.pad(bones.astype(np.uint8), margin), pen)
+    if faint is not None:
+        ink |= np.pad(faint.astype(np.uint8), margin)
+    return ink
+
+
+def dashes(bones: np.ndarray, rng: np.random.Generator, pen_radius: int) -> tuple[np.ndarray, None]:
+    """The `Variant` of a faint pen or a poor scan: dashes with gaps the pen does not close."""
+    return dotted(bones, rng, period=2 * pen_radius + int(rng.integers(3, 9))), None
 
 
 def _stretch_to_height(bones: np.ndarray, height: int) -> np.ndarray:
@@ -89,34 +118,81 @@ def _stretch_to_height(bones: np.ndarray, height: int) -> np.ndarray:
     return cv.resize(crop, size, interpolation=cv.INTER_NEAREST)
 
 
-def _slant(mask: np.ndarray, slant: float) -> np.ndarray:
+def slanted(mask: np.ndarray, slant: float) -> np.ndarray:
     height, width = mask.shape
     extra = int(abs(slant) * height) + 1
     matrix = np.float32([[1, -slant, extra / 2 + slant * height / 2], [0, 1, 0]])
     return cv.warpAffine(mask, matrix, (width + extra, height), flags=cv.INTER_NEAREST)
 
 
-def _random_digit_mask(digit: np.ndarray, style: Style, rng: np.random.Generator, max_height: int) -> np.ndarray:
-    height = int(rng.integers(style.height[0], min(style.height[1], max_height) + 1))
-    # A marker as thick as a fifth of the digit's height is beyond what anyone writes with.
-    radius = int(rng.integers(style.pen_radius[0], min(style.pen_radius[1], height // 10) + 1))
-    return draw_digit(digit, height, radius, rng.uniform(-style.slant, style.slant), rng.random() < style.broken, rng)
+def _random_digit_mask(digit: np.ndarray | Drawer, style: Style, rng: np.random.Generator, max_height: int) -> np.ndarray:
+    if callable(digit):
+        return digit(style, rng, max_height)
+    height = random_height(style, rng, max_height)
+    radius = random_pen_radius(style, rng, height)
+    slant, broken = rng.uniform(-style.slant, style.slant), rng.random() < style.broken
+    variant = dashes if style.dotted and rng.random() < style.dotted else None
+    return draw_digit(digit, height, radius, slant, broken, rng, variant)
 
 
-def boxed_canvas(digits: np.ndarray, rng: np.random.Generator, style: Style = Style()) -> np.ndarray:
-    """The GUI's canvas: five digits drawn in black, each at a random size and place inside its box."""
+def random_height(style: Style, rng: np.random.Generator, max_height: int) -> int:
+    return int(rng.integers(style.height[0], min(style.height[1], max_height) + 1))
+
+
+def random_pen_radius(style: Style, rng: np.random.Generator, height: int) -> int:
+    """A pen from the style's range, at most `style.pen_cap` of the digit's height (but never under the range).
+
+    The default cap: a marker as thick as a fifth of the digit's height is beyond what most write with.
+    """
+    cap = int(height * style.pen_cap + 1e-9)  # height // 10 at the default, whatever 0.1's rounding
+    return int(rng.integers(style.pen_radius[0], max(style.pen_radius[0], min(style.pen_radius[1], cap)) + 1))
+
+
+def boxed_canvas(digits: Sequence[np.ndarray | Drawer], rng: np.random.Generator, style: Style = Style()) -> np.ndarray:
+    """The GUI's canvas: five digits drawn in black, each at a random size and place inside its box.
+
+    `digits` are MNIST test digits, or `Drawer`s of a writer's own digits. A digit that crosses
+    its box's line (`style.cross_box`) is painted over the line, as the GUI's brush does.
+    """
     canvas = blank_canvas()
     for digit, box in zip(digits, book_boxes()):
         inner = box.w - 4
         mask = _fit(_random_digit_mask(digit, style, rng, inner), inner)
         top = box.y + 2 + int(rng.integers(0, inner - mask.shape[0] + 1))
         left = box.x + 2 + int(rng.integers(0, inner - mask.shape[1] + 1))
-        region = canvas[top: top + mask.shape[0], left: left + mask.shape[1]]
-        region[mask > 0] = 0
+        if style.cross_box and rng.random() < style.cross_box:
+            top, left = _across_the_line(box, mask.shape, rng)
+        _paint(canvas, mask, top, left, (0, 0, 0))
     return canvas
 
 
-def free_canvas(digits: np.ndarray, rng: np.random.Generator, style: Style = Style()) -> np.ndarray:
+def _across_the_line(box, shape: tuple[int, int], rng: np.random.Generator) -> tuple[int, int]:
+    """Where a digit of `shape` lies over one of its box's sides, by 10-30% of its size."""
+    height, width = shape
+    top = box.y + 2 + int(rng.integers(0, max(1, box.h - 4 - height) + 1))
+    left = box.x + 2 + int(rng.integers(0, max(1, box.w - 4 - width) + 1))
+    side = int(rng.integers(4))
+    over = rng.uniform(0.1, 0.3)
+    if side == 0:
+        left = box.x - round(over * width)
+    elif side == 1:
+        left = box.x + box.w - width + round(over * width)
+    elif side == 2:
+        top = box.y - round(over * height)
+    else:
+        top = box.y + box.h - height + round(over * height)
+    return top, left
+
+
+def _paint(page: np.ndarray, mask: np.ndarray, top: int, left: int, ink) -> None:
+    """Ink where `mask` is set, its top-left corner at (top, left); what falls off the page is lost."""
+    rows, cols = np.nonzero(mask)
+    rows, cols = rows + top, cols + left
+    inside = (rows >= 0) & (rows < page.shape[0]) & (cols >= 0) & (cols < page.shape[1])
+    page[rows[inside], cols[inside]] = ink
+
+
+def free_canvas(digits: Sequence[np.ndarray | Drawer], rng: np.random.Generator, style: Style = Style()) -> np.ndarray:
     """Handwriting on white paper, no boxes: digits left to right with uneven gaps and baselines."""
     masks = [_random_digit_mask(digit, style, rng, style.height[1]) for digit in digits]
     tallest = max(mask.shape[0] for mask in masks)
@@ -133,7 +209,7 @@ def free_canvas(digits: np.ndarray, rng: np.random.Generator, style: Style = Sty
     return cv.cvtColor(page, cv.COLOR_GRAY2BGR)
 
 
-def photo_canvas(digits: np.ndarray, rng: np.random.Generator, style: Style = Style()) -> np.ndarray:
+def photo_canvas(digits: Sequence[np.ndarray | Drawer], rng: np.random.Generator, style: Style = Style()) -> np.ndarray:
     """Free handwriting as a phone or Pi camera sees it: grey uneven paper, tilt, blur and noise."""
     page = cv.cvtColor(free_canvas(digits, rng, style), cv.COLOR_BGR2GRAY).astype(np.float32)
     height, width = page.shape

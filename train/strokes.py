@@ -24,10 +24,14 @@ def break_stroke(ink: np.ndarray, rng: np.random.Generator, radius: int, min_poi
 
 
 def dotted(bones: np.ndarray, rng: np.random.Generator, period: int) -> np.ndarray:
-    """The skeleton as dashes `period` pixels long with gaps as long: a faint pen or a binarised scan."""
+    """The skeleton as dashes twice `period` long with gaps `period` long: a faint pen or a binarised scan.
+
+    Measured along rows plus columns, so a diagonal's dashes and gaps are shorter by up to half.
+    """
+    period = max(1, period)
     rows, cols = np.indices(bones.shape)
-    phase = int(rng.integers(2 * period))
-    keep = ((rows + cols + phase) // max(1, period)) % 2 == 0
+    phase = int(rng.integers(3 * period))
+    keep = ((rows + cols + phase) // period) % 3 != 0
     return (bones.astype(bool) & keep).astype(bones.dtype)
 
 
@@ -74,7 +78,7 @@ def open_top(bones: np.ndarray, rng: np.random.Generator, pen_radius: int = 0) -
     width = cols.max() - cols.min() + 1
     first = np.argmin(rows)
     opened = bones.astype(np.uint8)
-    cv.circle(opened, (int(cols[first]), int(rows[first])), max(1, round(rng.uniform(0.12, 0.25) * width)) + pen_radius, 0, -1)
+    cv.circle(opened, (int(cols[first]), int(rows[first])), max(1, round(rng.uniform(0.06, 0.15) * width)) + pen_radius, 0, -1)
     return opened.astype(bones.dtype, copy=False)
 
 

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from bench.render import Style, draw_digit, render, skeleton
+from bench.writers import WRITERS, render_writer
 from device.layout import book_boxes, find_boxes
 from device.numeral import find_ink
 
@@ -58,4 +59,18 @@ def test_same_seed_same_canvas(mnist_test):
     first = render("photo", *mnist_test, np.random.default_rng(5))
     second = render("photo", *mnist_test, np.random.default_rng(5))
     assert first[1] == second[1] and np.array_equal(first[0], second[0])
+
+
+
+@pytest.mark.parametrize("writer", WRITERS, ids=lambda writer: writer.name)
+def test_each_writer_draws_its_digit_in_every_layout_it_names(writer, mnist_path):
+    with np.load(mnist_path) as data:
+        images, labels = data["x_test"], data["y_test"]
+    rng = np.random.default_rng(12)
+    for layout in writer.layouts:
+        for _ in range(3):
+            canvas, truth = render_writer(writer, layout, images, labels, rng)
+            assert canvas.ndim == 3 and canvas.dtype == np.uint8 and len(truth) == 5 and truth.isdigit()
+            assert writer.label is None or str(writer.label) in truth
+            assert (canvas < 128).any()  # ink on the page
 
