@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import os
 
 RUNTIMES = ("tflite_runtime", "ai_edge_litert", "tensorflow")
 _MODULES = {"tflite_runtime": "tflite_runtime.interpreter", "ai_edge_litert": "ai_edge_litert.interpreter",
@@ -47,9 +46,19 @@ def runtime_version(name: str) -> str:
         return "unknown"
 
 
+# More threads than any Pi or laptop has cores only adds waiting (and each is an OS thread).
+MAX_THREADS = 64
+
+
 def default_threads() -> int:
-    """All cores up to four: two halve tflite-runtime's int8 invoke here; more only add waiting."""
-    return max(1, min(4, os.cpu_count() or 1))
+    """One: a device is rarely idle (camera, GUI, other services), and a busy core stalls a second thread.
+
+    On 2 cores with one kept busy, tflite-runtime's int8 5-digit invoke took 10.5 ms with 2 threads
+    against 0.73 ms with 1 (400 canvases: 4.9-5.9 s against 0.6-1.4 s); idle, 2 threads saved
+    0.28 ms (0.41 against 0.69 ms). LiteRT's int8 invoke is 0.09-0.2 ms either way. `make bench`
+    measures both, idle and busy (device/benchmark.py); --threads chooses another count.
+    """
+    return 1
 
 
 def make_interpreter(model_content: bytes, threads: int, runtime: str | None = None):
@@ -58,6 +67,8 @@ def make_interpreter(model_content: bytes, threads: int, runtime: str | None = N
     Returns:
         (interpreter, runtime name). Tensors are not yet allocated.
     """
+    if not 1 <= threads <= MAX_THREADS:
+        raise ModelError(f"{threads} interpreter threads: choose 1 to {MAX_THREADS}")
     name = available_runtime(runtime)
     module = importlib.import_module(_MODULES[name])
     interpreter = module.Interpreter(model_content=model_content, num_threads=threads)

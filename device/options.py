@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from device.base.errors import BadInput
-from device.interpreters import RUNTIMES, ModelError
+from device.interpreters import MAX_THREADS, RUNTIMES, ModelError
 from device.runtime import DEFAULT_MODEL, Classifier
 
 # Half a second of recognitions: a p50 that a burst of load on a shared machine moves less than 300 did.
@@ -25,7 +25,8 @@ def model_options(command):
                   help="A .tflite from convert/, with its JSON beside it.  [default: models/dmlp_int8.tflite]")
     @click.option("--runtime", type=click.Choice(RUNTIMES), default=None,
                   help="Force a runtime [default: the first installed of tflite_runtime, ai_edge_litert, tensorflow].")
-    @click.option("--threads", type=click.IntRange(min=1), default=None, help="Interpreter threads [default: the CPU's cores, up to 4].")
+    @click.option("--threads", type=click.IntRange(1, MAX_THREADS), default=None,
+                  help="Interpreter threads [default: 1, the fastest on a busy device; make bench shows both].")
     @functools.wraps(command)
     def wrapper(*args, model_path, runtime, threads, **kwargs):
         return command(*args, classifier_args=(model_path, threads, runtime), **kwargs)

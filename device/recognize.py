@@ -16,8 +16,16 @@ LAYOUTS = ("auto", "boxed", "free")
 LOW_CONFIDENCE = 0.6  # below this a digit is shown with a mark, and camera mode does not trust it
 
 
-class NoBoxes(Exception):
+class PageError(Exception):
+    """A page that cannot be read; every front end reports it for that page and goes on."""
+
+
+class NoBoxes(PageError):
     """--layout boxed was asked for a page without the GUI's red boxes."""
+
+
+class NotProbabilities(PageError):
+    """The model's scores for this page are NaN or infinite: no digit can be read from them."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,9 @@ def recognize(page: np.ndarray, classifier: Classifier, layout: str = "auto", di
     present = [n for n in numerals if n is not None]
     probabilities = classifier.predict(to_model_input(np.array(present))) if present else np.zeros((0, 10))
     finished = time.perf_counter()
+    if not np.isfinite(probabilities).all():  # JSON has no NaN, and argmax of NaN is a made-up digit
+        raise NotProbabilities("the model's scores for this page are not finite (NaN or infinity); "
+                               "the model is unsound on this input: use another model")
     return Result(_read(numerals, probabilities, classifier.labels), chosen, regions, numerals,
                   (prepared - started) * 1e3, (finished - prepared) * 1e3)
 

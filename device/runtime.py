@@ -6,13 +6,10 @@ successor everywhere else; TensorFlow's own interpreter is a last resort on a de
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
-import cv2 as cv
 import numpy as np
 
 from device.base.contract import INPUT_CONTRACT, INPUT_SIZE
@@ -20,6 +17,11 @@ from device.base.native import native_stderr_hidden
 from device.interpreters import (INSTALL_HINT, ModelError, available_runtime, default_threads, last_line,
                                  make_interpreter, runtime_version)
 from device.probe import probe
+from device.sidecar import read_sidecar as read_described, sidecar_path
+from device.signature import SignatureError, read_signature
+from device.signature import dequantise as _dequantise
+from device.signature import quantise as _quantise
+from device.watchdog import Watchdog
 
 # tflite-runtime's aarch64 build is linked with -ffast-math and turns on flush-to-zero when it
 # loads, which makes numpy warn about float32 subnormals on every Pi command. Digit scores never
@@ -31,39 +33,11 @@ DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "dmlp_int8.t
 MAX_MODEL_BYTES = 64 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Quantisation:
-    dtype: np.dtype
-    scale: float
-    zero_point: int
-
-    @property
-    def is_quantised(self) -> bool:
-        return self.scale != 0.0
-
-
-def sidecar_path(model_path: Path) -> Path:
-    return model_path.with_suffix(".json")
-
-
 def read_sidecar(model_path: Path) -> dict:
-    """The model's JSON, checked for the fields device/ relies on."""
+    """The model's JSON (read and validated against its schema in device/sidecar.py), checked for the
+    contract this recogniser feeds."""
     path = sidecar_path(model_path)
-    if not path.is_file():
-        raise ModelError(f"{path}: missing; every model needs the JSON that convert/ writes beside it "
-                         "(run make convert, or copy the JSON with the model)")
-    try:
-        sidecar = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelError(f"{path}: not valid JSON ({error}); copy it again with its model, or rerun make convert") from None
-    if not isinstance(sidecar, dict) or not isinstance(sidecar.get("sha256"), str) or not isinstance(sidecar.get("input"), dict):
-        raise ModelError(f"{path}: not a ziplite model description (needs sha256 and input); rerun make convert")
-    if "labels" in sidecar and not (isinstance(sidecar["labels"], list) and len(sidecar["labels"]) == 10
-                                    and all(isinstance(label, str) for label in sidecar["labels"])):
-        raise ModelError(f"{path}: labels must be a list of 10 strings; rerun make convert")
-    runtimes = sidecar.get("runtimes", {})
-    if not (isinstance(runtimes, dict) and all(isinstance(v, dict) for v in runtimes.values())):
-        raise ModelError(f"{path}: runtimes must map each runtime to an object; rerun make convert")
+    sidecar = read_described(model_path)
     contract = sidecar["input"]
     for key in ("shape", "range", "ink"):
         if contract.get(key) != INPUT_CONTRACT[key]:
@@ -113,6 +87,7 @@ class Classifier:
         self.labels = self.sidecar.get("labels") or INPUT_CONTRACT["labels"]
         self._check_signature()
         self._batch = 0
+        self._watchdog = Watchdog(str(self.path))
 
     def _refuse_if_unsupported(self, runtime: str) -> None:
         verdict = (self.sidecar.get("runtimes") or {}).get(runtime)
@@ -123,6 +98,12 @@ class Classifier:
                              f"({verdict.get('reason', 'see its JSON')}); {hint}")
 
     def _check_signature(self) -> None:
+        try:
+            signature = read_signature(self._interpreter, self.sidecar["tensors"])
+        except SignatureError as error:
+            raise ModelError(f"{self.path}: {error}") from None
+        except (ValueError, RuntimeError, IndexError) as error:  # a graph too damaged to describe its tensors
+            raise ModelError(f"{self.path}: {self.runtime} cannot read its tensors ({last_line(error)})") from None
         inputs, outputs = self._interpreter.get_input_details(), self._interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
             raise ModelError(f"{self.path}: expected one input and one output, found {len(inputs)} and {len(outputs)}")
@@ -132,8 +113,7 @@ class Classifier:
         if len(out_shape) != 2 or out_shape[1] != len(self.labels) or len(self.labels) != 10:
             raise ModelError(f"{self.path}: output shape {out_shape}, expected [batch, 10] digit scores")
         self._input_index, self._output_index = inputs[0]["index"], outputs[0]["index"]
-        self.input_quant = _quantisation(inputs[0])
-        self.output_quant = _quantisation(outputs[0])
+        self.input_quant, self.output_quant = signature.input_quant, signature.output_quant
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """Probabilities (N, 10) for float32 inputs (N, 784) in [0, 1]."""
@@ -142,7 +122,8 @@ class Classifier:
             return np.zeros((0, 10), np.float32)
         self._resize(len(batch))
         self._interpreter.set_tensor(self._input_index, _quantise(batch, self.input_quant))
-        self._interpreter.invoke()
+        with self._watchdog.limit(len(batch)):
+            self._interpreter.invoke()
         return _dequantise(self._interpreter.get_tensor(self._output_index), self.output_quant)
 
     def _resize(self, batch_size: int) -> None:
@@ -151,31 +132,4 @@ class Classifier:
             with native_stderr_hidden():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
                 self._interpreter.allocate_tensors()
             self._batch = batch_size
-
-
-def _quantisation(detail: dict) -> Quantisation:
-    scale, zero_point = detail.get("quantization", (0.0, 0))
-    return Quantisation(np.dtype(detail["dtype"]), float(scale), int(zero_point))
-
-
-# OpenCV's saturating conversion: scale, shift, round and clip in one pass, three times faster
-# here than the same steps in numpy. Identical on the 10,000 MNIST test digits; on random floats
-# about 1 value in 100,000 lands one step apart, where the two round a tie at different precision.
-_CV_DEPTHS = {np.dtype(np.int8): cv.CV_8S, np.dtype(np.uint8): cv.CV_8U, np.dtype(np.int16): cv.CV_16S}
-
-
-def _quantise(batch: np.ndarray, quant: Quantisation) -> np.ndarray:
-    if not quant.is_quantised:
-        return batch.astype(quant.dtype)
-    if quant.dtype in _CV_DEPTHS:  # `batch` is (N, 784) with N >= 1 here: OpenCV would return None for an empty one
-        return cv.addWeighted(batch, 1.0 / quant.scale, batch, 0.0, quant.zero_point, dtype=_CV_DEPTHS[quant.dtype])
-    info = np.iinfo(quant.dtype)
-    return np.clip(np.round(batch / quant.scale + quant.zero_point), info.min, info.max).astype(quant.dtype)
-
-
-def _dequantise(output: np.ndarray, quant: Quantisation) -> np.ndarray:
-    if not quant.is_quantised:
-        return output.astype(np.float32)
-    return ((output.astype(np.float32) - quant.zero_point) * quant.scale).astype(np.float32)
-
 

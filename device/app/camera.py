@@ -12,7 +12,7 @@ import numpy as np
 
 from device.app.window import Window
 from device.images import IMAGE_SUFFIXES, ImageError, read_image
-from device.recognize import Result, error_record, recognize
+from device.recognize import PageError, Result, error_record, recognize
 from device.runtime import Classifier
 
 WINDOW = "ziplite camera"
@@ -92,7 +92,7 @@ def _serve(classifier: Classifier, source: int | Path, layout: str, digits: int,
             if frame is None:
                 raise ImageError("not an image OpenCV can decode")
             result = recognize(frame, classifier, layout, digits)
-        except ImageError as error:
+        except (ImageError, PageError) as error:
             unreadable += 1
             click.echo(json.dumps(error_record(name, str(error))) if as_json else f"{name}: error: {error}")
             continue

@@ -55,14 +55,14 @@ def main():
 def recognize(paths, layout, digits, as_json, classifier_args):
     """Read the zip code in each image PATH (a GUI canvas PNG, a photo or a scan)."""
     from device.images import ImageError, read_image
-    from device.recognize import NoBoxes, recognize
+    from device.recognize import PageError, recognize
 
     classifier = load_classifier(classifier_args)
     failures = 0
     for path in paths:
         try:
             result = recognize(read_image(path), classifier, layout, digits)
-        except (ImageError, NoBoxes) as error:
+        except (ImageError, PageError) as error:
             failures += 1
             _report_error(path, str(error), as_json)
             continue

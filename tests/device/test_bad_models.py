@@ -93,6 +93,7 @@ def _mutate(content: bytes, rng: np.random.Generator) -> bytes:
     return bytes(data)
 
 
+@pytest.mark.slow
 def test_fuzzed_models_never_crash_the_process(tmp_path):
     """200 mutants, each with a JSON rewritten to match it, so they all reach the loader."""
     original = SHIPPED_MODEL.read_bytes()

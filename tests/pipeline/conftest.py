@@ -8,6 +8,17 @@ import pytest
 from helpers import run
 
 
+# A test that needs one of these fixtures trains or converts on all of MNIST: minutes on 2 cores.
+SLOW_FIXTURES = {"trained", "converted", "uninterrupted", "cnn"}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark those tests slow, so `make test` leaves them to `make test-all` (and CI)."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory, mnist_path) -> dict:
     """models/ after `python -m train --epochs 1`: {'out': Path, 'stdout', 'stderr': str, 'reports': {name: dict}}."""

@@ -85,6 +85,7 @@ def test_warps_move_ink_but_keep_the_digit(digits):
     assert right >= 80
 
 
+@pytest.mark.slow
 def test_train_with_augment_writes_dmlp_aug(tmp_path, mnist_path):
     done = run(["-m", "train", "dmlp", "--augment", "--epochs", "1", "--data", str(mnist_path), "--out", str(tmp_path)],
                timeout=600)
