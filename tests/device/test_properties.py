@@ -7,6 +7,7 @@ and closed 4s, a 0, at any height, pen, slant, place and scale of the canvas.
 """
 from __future__ import annotations
 
+import ast
 import math
 
 import cv2 as cv
@@ -16,7 +17,9 @@ from hypothesis import strategies as st
 
 from device.layout import BOX_COUNT, blank_canvas, book_boxes, segment_free
 from device.numeral import MIN_EXTENT, MIN_INK_PIXELS
-from device.recognize import _numerals
+from device.recognize import _numerals, recognize
+from device.runtime import Classifier
+from helpers import ROOT, SHIPPED_MODEL
 
 # Each test stays well under 20 s on a loaded 2-core machine; the deadline is generous for the
 # same reason (a page takes about a millisecond when the machine is idle).
@@ -238,3 +241,25 @@ def test_boxed_and_free_read_the_same_numeral_on_white_paper(shape, height, pen,
     free = _numerals(page, "free", 1)[2][0]
     _assert_mnist_like(boxed)
     assert np.array_equal(boxed, free)
+
+
+def test_the_guis_tall_upright_one_reads_as_1():
+    """The bug report's own case: a straight 1 drawn with the GUI's brush (9 px) in the first box."""
+    canvas = blank_canvas()
+    cv.line(canvas, (60, 60), (60, 140), (0, 0, 0), 9)
+    assert recognize(canvas, Classifier(SHIPPED_MODEL)).zip == "1????"
+
+
+def test_shape_dependent_opencv_calls_go_through_one_helper():
+    """cv.moments and cv.boundingRect read a float32 or int32 array of two columns as points, not an
+    image: only `ink_bounds` and `mass_centre` call them on images (remove_specks' boundingRect of
+    its outlines is a call on points, meant as such)."""
+    calls = []
+    for package in ("device", "train", "bench", "convert"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                        and node.func.attr in ("moments", "boundingRect"):
+                    calls.append((path.relative_to(ROOT).as_posix(), node.func.attr, ast.unparse(node.args[0])))
+    assert sorted(calls) == [("device/numeral.py", "boundingRect", "mask"), ("device/numeral.py", "boundingRect", "piece"),
+                             ("device/numeral.py", "moments", "image")]
