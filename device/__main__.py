@@ -1,3 +1,4 @@
 from device.app.cli import main
+from device.base.errors import run_program
 
-main(prog_name="python -m device")
+run_program(main, "python -m device")
