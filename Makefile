@@ -75,3 +75,22 @@ pi-check: setup
 clean:
 	rm -rf $(VENV) $(DEVICE_VENV) .pytest_cache .hypothesis models/.checkpoints models/.convert-staging
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# The host environment for `batch --engine ray` (Ray Data, LiteRT, numpy 2), never the Pi's: docs/batch.md.
+CLUSTER_VENV := .venv-cluster
+CLUSTER_PY := $(CLUSTER_VENV)/bin/python
+.PHONY: setup-cluster test-cluster bench-batch
+
+setup-cluster: $(CLUSTER_VENV)/.installed
+
+$(CLUSTER_VENV)/.installed: requirements-cluster.txt
+	$(PYTHON) -m venv $(CLUSTER_VENV)
+	$(CLUSTER_VENV)/$(PIP_INSTALL) -r requirements-cluster.txt
+	touch $@
+
+test-cluster: setup-cluster
+	$(CLUSTER_PY) -m pytest tests/cluster
+
+# 5,000 rendered canvases through one process, --jobs 2 and Ray on 2 CPUs; pages/s and peak RSS per worker.
+bench-batch: setup setup-cluster
+	$(DEVICE_PY) -m bench.batch --cluster-python $(CLUSTER_PY)

@@ -192,3 +192,30 @@ def demo(samples, classifier_args):
         mark = "ok" if result.zip == expected else "MISREAD"
         click.echo(f"  {name:<14} read {result.zip}  truth {expected}  {mark:<8} ({result.layout}, {result.ms:.2f} ms)")
     click.echo(f"{right}/{len(truth)} zip codes read correctly")
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Results: one JSON line per page, recognize --json's schema.")
+@click.option("--resume", is_flag=True, help="Skip the pages already in --out (after a kill or Ctrl-C).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes, or Ray actors [default: every core; with --address, the cluster's CPUs].")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: worker processes here; ray: Ray Data (make setup-cluster, then .venv-cluster/bin/python).")
+@click.option("--address", default=None, help="With --engine ray: a running cluster's address [default: a local Ray].")
+@click.option("--layout", type=click.Choice(LAYOUTS), default="auto", show_default=True, help="As in recognize.")
+@click.option("--digits", type=click.IntRange(1, 20), default=5, show_default=True, help="Digits in free handwriting.")
+@model_options
+def batch(inputs, out, resume, jobs, engine, address, layout, digits, classifier_args):
+    """Read every page INPUT names (an image, a folder, a .txt list of paths, or - for a list on stdin) into --out.
+
+    Interpreter threads default to 1 here: the workers are the parallelism.
+    """
+    from device.app.batch import BatchOptions, run_batch
+
+    if address and engine != "ray":
+        raise click.BadParameter("--address is a Ray cluster's; it needs --engine ray", param_hint="--address")
+    model_path, threads, runtime = classifier_args
+    run_batch(inputs, out, resume, jobs, engine, address,
+              BatchOptions((model_path, threads or 1, runtime), layout, digits, display_path(model_path)))
