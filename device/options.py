@@ -21,7 +21,9 @@ samples_option = click.option("--samples", type=click.Path(exists=True, file_oka
 
 def model_options(command):
     """--model, --runtime and --threads, the same on every command."""
-    @click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_MODEL,
+    # Any path: the classifier says in one line what is wrong with it (click's checks gave four lines
+    # for a directory or an unreadable file).
+    @click.option("--model", "model_path", type=click.Path(readable=False, path_type=Path), default=DEFAULT_MODEL,
                   help="A .tflite from convert/, with its JSON beside it.  [default: models/dmlp_int8.tflite]")
     @click.option("--runtime", type=click.Choice(RUNTIMES), default=None,
                   help="Force a runtime [default: the first installed of tflite_runtime, ai_edge_litert, tensorflow].")

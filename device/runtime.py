@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from device.base.contract import INPUT_CONTRACT, INPUT_SIZE
+from device.base.files import regular_file_problem
 from device.base.native import native_stderr_hidden
 from device.interpreters import (INSTALL_HINT, ModelError, available_runtime, default_threads, last_line,
                                  make_interpreter, runtime_version)
@@ -69,8 +70,9 @@ class Classifier:
     def __init__(self, model_path: str | os.PathLike = DEFAULT_MODEL, threads: int | None = None,
                  runtime: str | None = None):
         self.path = Path(model_path)
-        if not self.path.is_file():
-            raise ModelError(f"{self.path}: no such model file (make convert writes it; --model chooses another)")
+        problem = regular_file_problem(self.path)  # a directory, a FIFO, /dev/null, a link loop, no permission
+        if problem:
+            raise ModelError(f"{self.path}: {problem}; --model names another model (make convert writes the default)")
         self.sidecar = read_sidecar(self.path)
         content = read_model_bytes(self.path, self.sidecar)
         name = available_runtime(runtime)

@@ -46,7 +46,8 @@ def main():
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+# Not checked by click, whose first unreadable path would end the run: read_image says what is wrong, per file.
+@click.argument("paths", nargs=-1, required=True, type=click.Path(readable=False, path_type=Path))
 @click.option("--layout", type=click.Choice(LAYOUTS), default="auto", show_default=True,
               help="boxed: the GUI's red boxes; free: handwriting on paper; auto: boxed if red boxes are found.")
 @click.option("--digits", type=click.IntRange(1, 20), default=5, show_default=True, help="Digits in free handwriting.")
