@@ -52,7 +52,7 @@ def test_damaged_file_with_its_original_json(tmp_path, damage, words):
 
 
 def test_missing_model(tmp_path):
-    _assert_refused(_recognise_with(tmp_path / "absent.tflite", tmp_path), tmp_path / "absent.tflite", "no such model")
+    _assert_refused(_recognise_with(tmp_path / "absent.tflite", tmp_path), tmp_path / "absent.tflite", "no such file")
 
 
 def test_missing_json(tmp_path):
