@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from device.app.batch import BatchOptions, PageReader
+from device.app.pages import BatchOptions, PageReader
 from device.runtime import Classifier, sidecar_path
 
 BATCH_SIZE = 64  # pages per actor call: ~0.2 s of work, so Ray's cost per batch is a few per cent
