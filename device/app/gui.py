@@ -1,9 +1,10 @@
 """`python -m device gui`: the book's drawing window (program 7-7), a thin shell over `recognize`.
 
 The user draws a zip code, one digit per red box, with the left mouse button. Everything that
-decides what the window shows is a pure function of the strokes and the last result (`Drawing`,
-`render_strokes`, `draw_result`, `inputs_panel`), so tests call them without a window;
-`run_gui` only wires the mouse and the keys to them.
+decides what the window shows is a pure function of the strokes, the last result and the last
+key's message (`Drawing`, `render_strokes`, `draw_result`, `status_bar`, `inputs_panel`), so tests
+call them without a window; `run_gui` only wires the mouse and the keys to them, and writes the
+PNGs `w` asks for.
 """
 from __future__ import annotations
 
