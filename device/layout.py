@@ -277,20 +277,21 @@ def _attach_marks(groups: list[Rect]) -> tuple[list[Rect], list[Rect]]:
         return groups, []
     tallest = max(group.h for group in groups)
     is_mark = [max(group.w, group.h) < MIN_EXTENT * 2 * tallest for group in groups]
-    digits = [group for group, mark in zip(groups, is_mark) if not mark]  # the tallest is always one
-    reach = MARK_REACH * median([digit.w for digit in digits])
+    bodies = [group for group, mark in zip(groups, is_mark) if not mark]  # digit-sized; the tallest is one
+    reach = MARK_REACH * median([body.w for body in bodies])
     far_marks = []
     for mark in (group for group, is_one in zip(groups, is_mark) if is_one):
-        nearest = max(range(len(digits)), key=lambda k: _overlap(digits[k], mark))
-        if -_overlap(digits[nearest], mark) <= reach:  # the gap between them, negative where they overlap
-            digits[nearest] = _union(digits[nearest], mark)
+        nearest = max(range(len(bodies)), key=lambda k: _overlap(bodies[k], mark))
+        if -_overlap(bodies[nearest], mark) <= reach:  # the gap between them, negative where they overlap
+            bodies[nearest] = _union(bodies[nearest], mark)
         else:
             far_marks.append(mark)
-    return sorted(digits, key=lambda digit: digit.x), far_marks
+    return sorted(bodies, key=lambda body: body.x), far_marks
 
 
-def _not_dots(marks: list[Rect], digits: list[Rect]) -> list[Rect]:
-    tallest = max((digit.h for digit in digits), default=0)
+def _not_dots(marks: list[Rect], bodies: list[Rect]) -> list[Rect]:
+    """The marks that are not dots: at least MIN_EXTENT of the tallest digit-sized group."""
+    tallest = max((body.h for body in bodies), default=0)
     return [mark for mark in marks if max(mark.w, mark.h) >= MIN_EXTENT * tallest]
 
 
