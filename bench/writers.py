@@ -15,8 +15,18 @@ from functools import partial
 
 import numpy as np
 
-from bench.render import (CANVAS_LAYOUTS, RENDERERS, Drawer, Style, Variant, draw_digit, ink_of, random_height,
-                          random_pen_radius, slanted)
+from bench.render import (
+    CANVAS_LAYOUTS,
+    RENDERERS,
+    Drawer,
+    Style,
+    Variant,
+    draw_digit,
+    ink_of,
+    random_height,
+    random_pen_radius,
+    slanted,
+)
 from device.layout import BOX_COUNT
 from train.strokes import crossbar, five_flag, four, open_top, upright_one
 

@@ -7,7 +7,6 @@ import pytest
 
 from helpers import run
 
-
 # A test that needs one of these fixtures trains or converts on all of MNIST: minutes on 2 cores.
 SLOW_FIXTURES = {"trained", "converted", "uninterrupted", "cnn"}
 
