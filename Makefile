@@ -64,7 +64,7 @@ test-pipeline: setup
 	$(PY) -m pytest tests/pipeline
 
 # ruff (pinned in device/requirements-test.txt; settings in pyproject.toml).
-lint: setup
+lint: $(DEVICE_VENV)/.installed
 	$(DEVICE_VENV)/bin/ruff check .
 
 # Proves device/ on an emulated Raspberry Pi OS 64-bit (Debian bookworm arm64, Python 3.11) with qemu.
