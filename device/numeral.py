@@ -29,6 +29,10 @@ MIN_INK_PIXELS = 6         # less ink than this is a blank box, never a guess
 MIN_EXTENT = 0.15          # nor is a mark smaller than this share of its region (a dot, a slip)
 QUARTER_SIZE_FROM = 120    # pages at least this many pixels each way estimate their paper at a quarter size,
                            # and take Otsu's level from a quarter of their rows
+# More separate pieces of ink than this is not handwriting (a halftone, a texture, a page of dots):
+# no ink. Counting each piece costs Python work and memory, 12 s and 530 MB for 395,000 dots on 40 MP.
+MAX_PIECES = 20_000
+PIECE_BAND_PIXELS = 1 << 22  # pixels labelled at once while counting pieces (16 MB of labels)
 
 
 def as_gray(image: np.ndarray) -> np.ndarray:
@@ -213,7 +217,12 @@ def remove_specks(mask: np.ndarray) -> Ink:
     left, top, width, height = ink_bounds(mask)  # outlines are traced only where there is ink
     if width == 0:
         return _no_ink(mask.shape)
-    pieces = _outer_outlines(mask[top: top + height, left: left + width], (left, top))
+    inked = mask[top: top + height, left: left + width]
+    if _over_max_pieces(inked):  # before tracing them: 395,000 outlines alone took 230 MB
+        return _no_ink(mask.shape)
+    pieces = _outer_outlines(inked, (left, top))
+    if len(pieces) > MAX_PIECES:
+        return _no_ink(mask.shape)
     rects = [cv.boundingRect(piece) for piece in pieces]  # outlines: int32 (K, 1, 2) point lists, meant as points
     # Other pieces seldom reach into a bounding box: on 900 benchmark pages (300 per layout) these
     # counts removed the same specks as exact labelling (connectedComponentsWithStats) on all but 2,
@@ -228,6 +237,31 @@ def remove_specks(mask: np.ndarray) -> Ink:
         cv.drawContours(mask, [piece for piece, speck in zip(pieces, is_speck) if speck], -1, 0, cv.FILLED)
     kept = [rect for rect, speck in zip(rects, is_speck) if not speck]
     return Ink(mask, np.array(kept, int).reshape(-1, 4))
+
+
+def _over_max_pieces(mask: np.ndarray) -> bool:
+    """Whether a 0/1 mask surely holds more than MAX_PIECES 8-connected pieces, without tracing them.
+
+    Free for most pages: each piece has a pixel, so fewer ink pixels than MAX_PIECES settle it.
+    Otherwise the mask is labelled a band of rows at a time (one label image for 40 MP is 160 MB)
+    and a piece counts only in a band that holds the whole of it. So the count is never above the
+    truth; the pieces it misses each cross a band's edge (a few per column and band edge at most),
+    and the exact count after tracing (`remove_specks`) catches them.
+    """
+    if cv.countNonZero(mask) <= MAX_PIECES:
+        return False
+    rows = max(1, PIECE_BAND_PIXELS // mask.shape[1])
+    whole = 0
+    for top in range(0, mask.shape[0], rows):
+        band = mask[top: top + rows]
+        _, _, stats, _ = cv.connectedComponentsWithStats(band, connectivity=8)
+        first, last = stats[1:, cv.CC_STAT_TOP], stats[1:, cv.CC_STAT_TOP] + stats[1:, cv.CC_STAT_HEIGHT]
+        clear_above = (first > 0) | (top == 0)  # the page's own edge is no band edge
+        clear_below = (last < len(band)) | (top + len(band) == len(mask))
+        whole += int(np.count_nonzero(clear_above & clear_below))
+        if whole > MAX_PIECES:
+            return True
+    return False
 
 
 def _outer_outlines(mask: np.ndarray, offset: tuple[int, int]) -> list[np.ndarray]:
