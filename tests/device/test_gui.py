@@ -54,6 +54,7 @@ SETTLE_SECONDS = 0.05     # between mouse moves: Qt merges motion events that ar
 ONE = [(60, 62), (60, 100), (60, 138)]
 SEVEN = [(232, 68), (288, 68), (252, 138)]
 DRAWN, BLANK = (0, 2), (1, 3, 4)
+STRAYS = [[(20, 20), (500, 30)], [(20, 175), (500, 190)]]   # across the top strip and the label strip
 TOP_STRIP, BOX_ROW, LABEL_STRIP = slice(0, 50), slice(50, 151), slice(151, 200)   # rows of the book's canvas
 SHOWN_SIZE = (520, 200 + STATUS_HEIGHT)   # the canvas and the status bar under it
 GREEN, ORANGE = (0, 120, 0), (0, 100, 255)   # what a confident and a doubtful digit are written in
@@ -297,13 +298,15 @@ class GuiSession:
     def wait_for_painted(self) -> np.ndarray:
         """The window once it shows the empty form: the book's boxes, white margins, and a hint above them."""
         blank = blank_canvas()
-        deadline = time.monotonic() + STARTUP_SECONDS
+        started, nudged = time.monotonic(), False
         while True:
             shown = self.screenshot(self.window)
             if shown.shape[:2] == SHOWN_SIZE[::-1] and np.array_equal(shown[BOX_ROW], blank[BOX_ROW]) \
                     and (shown[TOP_STRIP].min(axis=2) < 200).any():
                 return shown
-            if time.monotonic() > deadline:
+            if not nudged and time.monotonic() - started > NUDGE_SECONDS:
+                nudged = self.remap(self.window)
+            if time.monotonic() - started > STARTUP_SECONDS:
                 pytest.fail(f"the window never showed the empty form: {self.diagnosis()}")
             time.sleep(0.1)
 
@@ -442,6 +445,8 @@ def test_drawn_digits_are_read_shown_and_written(gui):
 
     gui.draw(ONE)
     gui.draw(SEVEN)
+    for stray in STRAYS:   # ink outside the boxes: not kept, so it can neither be read nor cover the result
+        gui.draw(stray)
     gui.key("r")
     printed = gui.wait_for_output("zip ")
     assert "\a" in printed   # the bell
@@ -470,6 +475,7 @@ def test_drawn_digits_are_read_shown_and_written(gui):
         assert colour_under(shown, i, GREEN) > 30, f"no green reading under box {i}"
     for i in BLANK:
         assert colour_under(shown, i, BLANK_COLOUR) > 10 and colour_under(shown, i, GREEN) == 0, i
+    assert not np.all(shown[LABEL_STRIP] == 0, axis=2).any()   # no black ink among the labels
     assert (shown[TOP_STRIP, :300].min(axis=2) < 100).sum() > 100   # the zip line
     assert "replaced" not in gui.stdout() and gui.save_path.name in gui.stdout()
 
@@ -508,7 +514,11 @@ def test_the_inputs_window_follows_undo_and_erase_and_s_does_not_read(gui):
     inputs = gui.find_window(INPUTS_WINDOW)
     gui.wait_for_size(inputs, 5 * 112 + 4 * 8, 112)
     expected = ["ink", "blank", "ink", "blank", "blank"]
-    assert input_tiles(wait_for(lambda: gui.screenshot(inputs), lambda s: input_tiles(s) == expected)) == expected
+    shown = wait_for(lambda: gui.screenshot(inputs), lambda s: input_tiles(s) == expected, NUDGE_SECONDS)
+    if input_tiles(shown) != expected:   # never painted (Qt's missed MapNotify, see remap): once more
+        gui.remap(inputs)
+        shown = wait_for(lambda: gui.screenshot(inputs), lambda s: input_tiles(s) == expected)
+    assert input_tiles(shown) == expected
     printed = gui.wait_for_output("press r")
     assert "zip " not in printed   # s showed the inputs; nothing was read
     gui.key("u")
