@@ -144,6 +144,7 @@ def test_resume_reads_again_a_line_cut_by_a_kill(pages, tmp_path):
     assert {path: resumed[path] for path in paths[:3]} == whole
 
 
+@pytest.mark.slow  # about a minute: 20 batches started and killed, then finished
 def test_killed_at_random_moments_and_resumed_none_lost_none_twice(pages, tmp_path):
     """Kill -9 the whole process group at 20+ random moments; every batch, resumed, ends exactly right."""
     folder = tmp_path / "archive"
