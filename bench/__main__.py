@@ -9,6 +9,7 @@ import click
 from bench.accuracy import LayoutScore, score_layout, score_writer
 from bench.render import CANVAS_LAYOUTS
 from bench.writers import WRITERS
+from device.base.errors import run_program
 from device.base.files import display_path
 from device.base.mnist import DataError, load_npz
 from device.interpreters import ModelError
@@ -64,4 +65,4 @@ def _echo(model: str, width: int, score: LayoutScore, as_json: bool) -> None:
                    f"{score.digit_accuracy:>8.2%} {score.zip_accuracy:>10.2%}")
 
 
-main(prog_name="python -m bench")
+run_program(main, "python -m bench")

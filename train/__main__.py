@@ -3,5 +3,6 @@ from train.quiet import import_tensorflow_quietly
 import_tensorflow_quietly()
 
 from train.cli import main  # noqa: E402
+from device.base.errors import run_program  # noqa: E402
 
-main(prog_name="python -m train")
+run_program(main, "python -m train")
