@@ -23,7 +23,6 @@ import click
 
 from device.app.pages import BatchOptions, PageReader
 from device.base.errors import BadInput
-from device.base.files import display_path
 from device.images import IMAGE_SUFFIXES
 from device.options import load_classifier
 from device.process import tune_for_recognition
@@ -47,12 +46,12 @@ def iter_inputs(inputs: Iterable[str]) -> Iterator[str]:
     """Every page path the inputs name: files as given, folders walked, path lists read line by line."""
     for item in inputs:
         if item == "-":
-            yield from _listed(sys.stdin)
+            yield from _listed(sys.stdin, "stdin")
         elif os.path.isdir(item):
             yield from _walk(item)
         elif _is_list(item):
             with open(item, encoding="utf-8") as listing:
-                yield from _listed(listing)
+                yield from _listed(listing, item)
         else:
             yield item  # a page, or a missing one: it gets its error line like any unreadable page
 
@@ -61,11 +60,14 @@ def _is_list(item: str) -> bool:
     return item.lower().endswith(LIST_SUFFIXES)
 
 
-def _listed(lines: TextIO) -> Iterator[str]:
-    for line in lines:
-        path = line.rstrip("\r\n")
-        if path.strip():
-            yield path
+def _listed(lines: TextIO, name: str) -> Iterator[str]:
+    try:
+        for line in lines:
+            path = line.rstrip("\r\n")
+            if path.strip():
+                yield path
+    except UnicodeDecodeError:
+        raise BadInput(f"{name}: not a UTF-8 list of paths, one a line; give images or folders directly") from None
 
 
 def _walk(folder: str) -> Iterator[str]:
@@ -112,8 +114,11 @@ def open_out(out: Path, resume: bool) -> tuple[TextIO, set[str]]:
     if exists and not resume:
         raise BadInput(f"{out} already holds results; pass --resume to finish that batch, or give another --out")
     done = finished_files(out) if exists else set()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return open(out, "a", encoding="utf-8"), done
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return open(out, "a", encoding="utf-8"), done
+    except OSError as error:
+        raise BadInput(f"{out}: cannot write results there ({error.strerror or error}); give another --out") from None
 
 
 # ---- the process pool -----------------------------------------------------------------------------------
@@ -164,7 +169,7 @@ class Tally:
     errors: int = 0
 
 
-def run_batch(inputs: tuple[str, ...], out: Path, resume: bool, jobs: int, engine: str, address: str | None,
+def run_batch(inputs: tuple[str, ...], out: Path, resume: bool, jobs: int | None, engine: str, address: str | None,
               options: BatchOptions) -> None:
     """The batch command: validate, stream the pending pages through the engine into --out, summarise."""
     check_inputs(inputs)
@@ -212,4 +217,4 @@ def _summarise(tally: Tally, seconds: float, out: Path, skipped: int) -> None:
     rate = tally.pages / seconds if seconds > 0 else 0.0
     resumed = f" ({skipped} already there)" if skipped else ""
     click.echo(f"{tally.pages} pages, {tally.errors} errors, {rate:.1f} pages/s, {seconds:.1f} s wall "
-               f"-> {display_path(out)}{resumed}", err=True)
+               f"-> {out}{resumed}", err=True)

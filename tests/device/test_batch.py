@@ -185,3 +185,26 @@ def test_killed_at_random_moments_and_resumed_none_lost_none_twice(pages, tmp_pa
     assert mid_batch >= 3, f"only {mid_batch} of {kills} kills fell while pages were being written"
     assert set(records(out)) == expected_files
     assert records(out) == expected
+
+
+def test_a_terminal_gets_a_progress_bar_with_a_total(pages, tmp_path):
+    import pty
+
+    leader, follower = pty.openpty()
+    paths = list(pages)[:4]
+    process = subprocess.Popen([sys.executable, "-m", "device", "batch", *paths, "--out", str(tmp_path / "r.jsonl"),
+                                "--jobs", "1"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the command has closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    assert process.wait(timeout=120) == 0
+    text = shown.decode(errors="replace")
+    assert "4/4" in text and "page/s" in text, text
+    assert "4 pages, 0 errors, " in text
