@@ -22,7 +22,7 @@ from typing import TextIO
 import click
 
 from device.app.pages import BatchOptions, PageReader
-from device.base.errors import BadInput
+from device.base.errors import BadInput, OneLineError
 from device.images import IMAGE_SUFFIXES
 from device.options import load_classifier
 from device.process import tune_for_recognition
@@ -194,10 +194,10 @@ def run_batch(inputs: tuple[str, ...], out: Path, resume: bool, jobs: int | None
             else:
                 run_pool(pending, options, jobs, write)
         except KeyboardInterrupt:
-            raise click.ClickException(f"interrupted after {tally.pages} pages, all in {out}; "
+            raise OneLineError(f"interrupted after {tally.pages} pages, all in {out}; "
                                        "run the same command with --resume to finish") from None
         except BrokenProcessPool:
-            raise click.ClickException(f"a worker process died after {tally.pages} pages (all in {out}); "
+            raise OneLineError(f"a worker process died after {tally.pages} pages (all in {out}); "
                                        "run the same command with --resume to finish") from None
     _summarise(tally, time.perf_counter() - started, out, len(done))
 
