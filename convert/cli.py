@@ -1,9 +1,12 @@
 """`python -m convert`: quantise the deep MLP to .tflite in four modes and prove parity with Keras."""
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -14,10 +17,13 @@ from convert.modes import Mode, convert
 from convert.parity import ParityError, Thresholds, failures, run_device_runtime, run_litert
 from convert.report import sidecar, write_parity_report
 from device.base.errors import OneLineError
-from device.base.files import sha256_of, write_bytes, write_json
+from device.base.files import installing_path, sha256_of, write_bytes, write_json
 from device.base.mnist import DataError, load_npz
 
 ROOT = Path(__file__).resolve().parent.parent
+# Tests set this to k to have the install SIGKILL itself just before its k-th rename
+# (tests/pipeline/test_install.py): the kill points a user's Ctrl-C or power cut can hit.
+KILL_AT_RENAME = "ZIPLITE_KILL_AT_RENAME"
 
 
 class ConvertError(OneLineError):
@@ -65,7 +71,7 @@ def main(source, data, out, modes, calibration, device_python, float32_agreement
     keras_accuracy = float((reference.argmax(1) == labels).mean())
     click.echo(f"Keras {source}: {keras_accuracy:.2%} on {len(labels)} MNIST test images")
     staging = out / ".convert-staging"
-    shutil.rmtree(staging, ignore_errors=True)
+    clean_up_after_a_killed_run(out)
     rows, missed = [], []
     try:
         for mode in modes:
@@ -167,11 +173,61 @@ def _print_mode(path: Path, mode: Mode, parity, missed: list[str], seconds: floa
 
 
 def _install(staging: Path, out: Path) -> list[Path]:
-    """Move every staged file into `out`: each rename is atomic, JSON after its model."""
+    """Move every staged pair into `out`, so that a reader finds the old pair or the new one whenever
+    the process dies.
+
+    Per pair, three renames: the model goes in under its hash's name, then its JSON replaces the
+    old JSON (the commit point: from here a reader finds the model the JSON names under that name,
+    device/runtime.py), then the model replaces the old one. A kill leaves at most a model under its
+    hash's name, which the next run moves into place or deletes (clean_up_after_a_killed_run).
+    """
+    steps = itertools.count(1)
     installed = []
     for staged in sorted(staging.glob("*.tflite")):
-        for part in (staged, staged.with_suffix(".json")):
-            target = out / part.name
-            os.replace(part, target)
-            installed.append(target)
+        target = out / staged.name
+        waiting = installing_path(target, sha256_of(staged))
+        _rename(staged, waiting, next(steps))
+        _rename(staged.with_suffix(".json"), target.with_suffix(".json"), next(steps))
+        _rename(waiting, target, next(steps))
+        installed += [target, target.with_suffix(".json")]
     return installed
+
+
+def _rename(source: Path, target: Path, step: int = 0) -> None:
+    if os.environ.get(KILL_AT_RENAME) == str(step):
+        os.kill(os.getpid(), signal.SIGKILL)
+    os.replace(source, target)
+    # The directory's entry is on disk before the next rename: a power cut keeps the order too.
+    folder = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+def clean_up_after_a_killed_run(out: Path) -> None:
+    """What a killed convert leaves in `out`: its staging folder, the temporaries of its atomic writes
+    (models, sidecars, parity reports), and models waiting under their hash's name, which are moved
+    into place when their JSON is already installed (the install got past its commit point) and
+    deleted otherwise."""
+    shutil.rmtree(out / ".convert-staging", ignore_errors=True)
+    # device/base/files.atomic_path names a temporary ".<stem>.<random>.tmp<suffix>".
+    patterns = [f".*_{mode.value}.*.tmp*" for mode in Mode] + [".parity.*.tmp*", ".*_parity.*.tmp*"]
+    for temporary in {path for pattern in patterns for path in out.glob(pattern)}:
+        temporary.unlink(missing_ok=True)
+    for waiting in out.glob(".*.tflite"):
+        match = re.fullmatch(r"\.(.+)\.([0-9a-f]{64})\.tflite", waiting.name)
+        if not match:
+            continue
+        target = out / f"{match[1]}.tflite"
+        if _named_sha256(target.with_suffix(".json")) == match[2]:
+            _rename(waiting, target)
+        else:
+            waiting.unlink(missing_ok=True)
+
+
+def _named_sha256(sidecar: Path) -> str | None:
+    try:
+        return json.loads(sidecar.read_text())["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

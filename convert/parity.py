@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from convert.modes import Mode
+from device.base.children import die_with_parent
 from device.evaluate import evaluate_mnist
 from device.interpreters import ModelError, runtime_version
 from device.runtime import Classifier
@@ -84,8 +85,9 @@ def run_device_runtime(model_path: Path, data: Path, reference: np.ndarray, labe
         command = [str(device_python), "-m", "device", "evaluate", "--model", str(model_path.resolve()),
                    "--data", str(data.resolve()), "--runtime", "tflite_runtime", "--json", "--save-probs", str(probs_path)]
         try:
+            # die_with_parent: a killed convert takes its evaluation with it.
             done = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                                  cwd=Path(__file__).resolve().parent.parent)
+                                  cwd=Path(__file__).resolve().parent.parent, preexec_fn=die_with_parent())
         except subprocess.TimeoutExpired:
             raise ParityError(f"{model_path}: tflite-runtime took over 600 s to evaluate it") from None
         if done.returncode != 0:

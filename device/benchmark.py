@@ -19,10 +19,15 @@ from pathlib import Path
 import click
 import numpy as np
 
+from device.base.contract import to_model_input
 from device.base.files import display_path
+from device.evaluate import median_invoke_ms
 from device.images import read_image
 from device.options import load_classifier
 from device.recognize import recognize
+
+
+LOAD_REPEATS = 300  # per thread count and load: a tenth of a second each
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,34 @@ def run_bench(classifier_args, samples: Path, repeats: int) -> BenchRun:
     first_result_s, peak_mb = _cold_start(classifier_args, samples)
     click.echo(f"{'process start to first result':<40} {first_result_s * 1e3:>8.0f} ms")
     click.echo(f"{'peak RSS of that process':<40} {peak_mb:>8.1f} MB")
+    _threads_idle_and_busy(classifier_args, run.sample_numerals[0])
     return run
+
+
+def _threads_idle_and_busy(classifier_args, numerals: list[np.ndarray | None]) -> None:
+    """The 5-digit invoke with 1 and 2 interpreter threads, idle and with one core kept busy.
+
+    A device is rarely idle (camera, GUI, other services): this is the measurement behind the default
+    of one thread (device/interpreters.py). Each pair is timed at the same moment, so a shared machine's
+    load moves both alike.
+    """
+    model_path, _, runtime = classifier_args
+    batch = to_model_input(np.array([n for n in numerals if n is not None]))
+    counts = sorted({1, min(2, os.cpu_count() or 1)})
+    classifiers = {threads: load_classifier((model_path, threads, runtime)) for threads in counts}
+    idle = {threads: median_invoke_ms(classifier, batch, LOAD_REPEATS) for threads, classifier in classifiers.items()}
+    # One process spinning on a core: the cheapest stand-in for a camera thread or another service.
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.2)
+        busy = {threads: median_invoke_ms(classifier, batch, LOAD_REPEATS) for threads, classifier in classifiers.items()}
+    finally:
+        spinner.kill()
+        spinner.wait()
+    click.echo(f"{'5-digit invoke p50, by threads':<32} {'idle ms':>8} {'one core busy ms':>17}")
+    for threads in counts:
+        label = f"{threads} thread{'s' if threads > 1 else ''}"
+        click.echo(f"  {label:<30} {idle[threads]:>8.3f} {busy[threads]:>17.3f}")
 
 
 def _cold_start(classifier_args, samples: Path) -> tuple[float, float]:

@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from device.base.children import die_with_parent
+
 # The child's start-up and load; each of its invokes has the classifier's own limit (device/watchdog.py).
 PROBE_TIMEOUT_S = 30
 # The numerals of the sample canvases (device/samples/*.png) and their digits: the known answers.
@@ -44,8 +46,8 @@ def probe(content: bytes, sha256: str, runtime: str, version: str) -> str | None
     if marker.exists():
         return None
     try:
-        done = subprocess.run([sys.executable, "-m", "device.probe", runtime], input=content,
-                              capture_output=True, timeout=PROBE_TIMEOUT_S)
+        done = subprocess.run([sys.executable, "-m", "device.probe", runtime], input=content, capture_output=True,
+                              timeout=PROBE_TIMEOUT_S, preexec_fn=die_with_parent())
     except subprocess.TimeoutExpired:
         return f"{runtime} hangs loading it"
     if done.returncode < 0:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from device.base.contract import INPUT_CONTRACT, INPUT_SIZE
-from device.base.files import regular_file_problem
+from device.base.files import UnreadableFile, installing_path, read_regular_file, regular_file_problem
 from device.base.native import native_stderr_hidden
 from device.interpreters import (INSTALL_HINT, ModelError, available_runtime, default_threads, last_line,
                                  make_interpreter, runtime_version)
@@ -46,19 +46,47 @@ def read_sidecar(model_path: Path) -> dict:
     return sidecar
 
 
+class HashMismatch(ModelError):
+    """The model's bytes are not the ones its JSON names."""
+
+
+def read_pair(model_path: Path) -> tuple[dict, bytes]:
+    """The model's JSON and the bytes it names, read as one pair.
+
+    A convert that installs a new pair between our two reads makes them disagree once; read both
+    again before calling the pair mismatched.
+    """
+    try:
+        sidecar = read_sidecar(model_path)
+        return sidecar, read_model_bytes(model_path, sidecar)
+    except HashMismatch:
+        sidecar = read_sidecar(model_path)
+        return sidecar, read_model_bytes(model_path, sidecar)
+
+
+def _read_capped(path: Path) -> bytes:
+    try:
+        return read_regular_file(path, MAX_MODEL_BYTES)
+    except UnreadableFile as error:
+        raise ModelError(f"{path}: {error}; not a ziplite model") from None
+
+
 def read_model_bytes(model_path: Path, sidecar: dict) -> bytes:
     """The model's bytes, once they match the JSON's sha256 and look like a TFLite flatbuffer.
 
     The interpreter can crash the process on a malformed flatbuffer, so nothing reaches it
     unless it is byte-for-byte the file that convert/ verified.
     """
-    size = model_path.stat().st_size
-    if size > MAX_MODEL_BYTES:
-        raise ModelError(f"{model_path}: {size} bytes is too large for a ziplite model")
-    content = model_path.read_bytes()
+    content = _read_capped(model_path)
     if hashlib.sha256(content).hexdigest() != sidecar["sha256"]:
-        raise ModelError(f"{model_path}: sha256 does not match {sidecar_path(model_path).name}; "
-                         "the file is damaged or was replaced: copy it again, or rerun make convert")
+        # convert/ installs a pair as: the new model under its hash's name, then the JSON (the commit
+        # point), then the model over the old one. Between the last two, the model that matches the
+        # JSON is the one under its hash's name (convert/cli.py).
+        installing = installing_path(model_path, sidecar["sha256"])
+        content = _read_capped(installing) if installing.is_file() else b""
+    if hashlib.sha256(content).hexdigest() != sidecar["sha256"]:
+        raise HashMismatch(f"{model_path}: sha256 does not match {sidecar_path(model_path).name}; "
+                           "the file is damaged or was replaced: copy it again, or rerun make convert")
     if len(content) < 8 or content[4:8] != b"TFL3":
         raise ModelError(f"{model_path}: not a TFLite flatbuffer (no TFL3 identifier)")
     return content
@@ -73,8 +101,7 @@ class Classifier:
         problem = regular_file_problem(self.path)  # a directory, a FIFO, /dev/null, a link loop, no permission
         if problem:
             raise ModelError(f"{self.path}: {problem}; --model names another model (make convert writes the default)")
-        self.sidecar = read_sidecar(self.path)
-        content = read_model_bytes(self.path, self.sidecar)
+        self.sidecar, content = read_pair(self.path)
         name = available_runtime(runtime)
         self._refuse_if_unsupported(name)
         problem = probe(content, self.sidecar["sha256"], name, runtime_version(name))

@@ -92,7 +92,7 @@ def _connect(address: str | None, jobs: int | None) -> None:
     # The workers import `device` from the copy Ray ships with the job, not from this checkout's path.
     ray.init(address=address, num_cpus=None if address else jobs, runtime_env={"py_modules": [str(DEVICE_PACKAGE)]},
              include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
-    logging.getLogger("ray.data").setLevel(logging.ERROR)  # its start and end notes: batch prints its own summary
-    context = ray.data.DataContext.get_current()
+    context = ray.data.DataContext.get_current()  # importing ray.data sets up its logging: quieten it after
     context.enable_progress_bars = False  # batch draws its own bar, from the lines it writes
     context.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # its start and end notes: batch prints its own summary

@@ -79,6 +79,16 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def installing_path(path: str | os.PathLike, sha256: str) -> Path:
+    """Where convert/ keeps the model `path` will hold, named by its hash, while its pair is installed.
+
+    Only convert/ writes it, and only device/runtime.py reads it (a model whose JSON is already in
+    place): the one name both sides agree on.
+    """
+    target = Path(path)
+    return target.with_name(f".{target.stem}.{sha256}{target.suffix}")
+
+
 class UnreadableFile(Exception):
     """A path that cannot be read as a regular file. The message says why, without the path."""
 
