@@ -124,7 +124,7 @@ def read_header(data: bytes) -> Header:
         if data.startswith(magics):
             try:
                 return reader(data)
-            except (struct.error, IndexError, ValueError):
+            except (struct.error, IndexError, KeyError, ValueError):
                 raise ImageError(f"a damaged or truncated {kind} header") from None
     if data.startswith(b"\x76\x2f\x31\x01"):
         raise ImageError("OpenEXR is not read here; save the page as PNG or TIFF")
@@ -217,7 +217,8 @@ def _tiff_tags(data: bytes) -> dict[int, int]:
     """IFD0's single-valued numeric tags of a classic or BigTIFF file."""
     order = "<" if data[:2] == b"II" else ">"
     big = struct.unpack(order + "H", data[2:4])[0] == 43
-    count_format, offset_format, entry_size = ("Q", "Q", 20) if big else ("H", "I", 12)
+    # Entry counts, value counts and offsets: 2, 4 and 4 bytes in a classic TIFF, 8 each in a BigTIFF.
+    count_format, value_count_format, offset_format, entry_size = ("Q", "Q", "Q", 20) if big else ("H", "I", "I", 12)
     offset = struct.unpack(order + offset_format, data[8:16] if big else data[4:8])[0]
     count = struct.unpack(order + count_format, data[offset: offset + struct.calcsize(count_format)])[0]
     start = offset + struct.calcsize(count_format)
@@ -228,7 +229,7 @@ def _tiff_tags(data: bytes) -> dict[int, int]:
         tag, kind = struct.unpack(order + "HH", entry[:4])
         if kind not in value_formats:
             continue
-        values = struct.unpack(order + count_format.replace("H", "I"), entry[4: 12 if big else 8])[0]
+        values = struct.unpack(order + value_count_format, entry[4: 12 if big else 8])[0]
         field = entry[12:20] if big else entry[8:12]
         value_format = order + value_formats[kind]
         if values * struct.calcsize(value_format) > len(field):  # stored elsewhere: the field is its offset
@@ -239,7 +240,10 @@ def _tiff_tags(data: bytes) -> dict[int, int]:
 
 
 def _bmp(data: bytes) -> Header:
-    width, height, _, bits = struct.unpack("<iiHH", data[18:30])
+    if struct.unpack("<I", data[14:18])[0] == 12:  # the old OS/2 header: 16-bit sizes
+        width, height, _, bits = struct.unpack("<HHHH", data[18:26])
+    else:
+        width, height, _, bits = struct.unpack("<iiHH", data[18:30])
     return Header("BMP", width, abs(height), width * abs(height) * (4 if bits == 32 else 3))
 
 
@@ -253,6 +257,8 @@ def _pnm(data: bytes) -> Header:
     tokens, offset = [], 2
     while len(tokens) < (2 if kind in b"14" else 3):
         match = _PNM_TOKEN.match(data, offset, offset + 1024)
+        if match is None:
+            raise ValueError("no size")
         tokens.append(int(match.group(1)))
         offset = match.end()
     width, height = tokens[:2]
@@ -283,14 +289,12 @@ def _hdr(data: bytes) -> Header:
 
 
 def _jp2(data: bytes) -> Header:
-    if data.startswith(b"\xff\x4f\xff\x51"):  # a bare codestream: the SIZ segment
-        x, y, x0, y0 = struct.unpack(">IIII", data[8:24])
-        components = struct.unpack(">H", data[40:42])[0]
-        width, height, precision = x - x0, y - y0, (data[42] & 0x7F) + 1
-    else:
-        at = data.index(b"ihdr", 0, 65536) + 4
-        height, width, components = struct.unpack(">IIH", data[at: at + 10])
-        precision = (data[at + 10] & 0x7F) + 1
+    # The codestream's SIZ segment, which OpenJPEG decodes by (a JP2 file's ihdr box could say otherwise).
+    siz = data.index(b"\xff\x4f\xff\x51")
+    x, y, x0, y0 = struct.unpack(">IIII", data[siz + 8: siz + 24])
+    components = struct.unpack(">H", data[siz + 40: siz + 42])[0]
+    width, height = x - x0, y - y0
+    precision = max((byte & 0x7F) + 1 for byte in data[siz + 42: siz + 42 + 3 * components: 3])
     # OpenJPEG holds every sample as a 32-bit integer, beside the decoded page.
     per_sample = 4 + (2 if precision > 8 else 1)
     return Header("JPEG 2000", width, height, width * height * components * per_sample)
