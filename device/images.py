@@ -102,8 +102,6 @@ def upright(image: np.ndarray, orientation: int) -> np.ndarray:
 
 def _refuse_huge(header: Header) -> None:
     width, height = header.width, header.height
-    if width <= 0 or height <= 0:
-        raise ImageError(f"a damaged {header.kind} header ({width}x{height} pixels)")
     if width * height > MAX_PIXELS:
         raise ImageError(f"{width}x{height} pixels is over the {MAX_PIXELS // 1_000_000} MP limit; scale it down")
     if header.decoded_bytes > MAX_DECODED_BYTES:  # 16-bit, float and alpha pages take 2-16 bytes a pixel
@@ -118,14 +116,17 @@ def read_header(data: bytes) -> Header:
     """The header of a page image in any format this module reads.
 
     Raises:
-        ImageError: another format, or a header too damaged to measure.
+        ImageError: another format, or a header too damaged to measure (no width or height above 0).
     """
     for magics, kind, reader in _READERS:
         if data.startswith(magics):
             try:
-                return reader(data)
+                header = reader(data)
             except (struct.error, IndexError, KeyError, ValueError):
                 raise ImageError(f"a damaged or truncated {kind} header") from None
+            if header.width <= 0 or header.height <= 0:
+                raise ImageError(f"a damaged {kind} header ({header.width}x{header.height} pixels)")
+            return header
     if data.startswith(b"\x76\x2f\x31\x01"):
         raise ImageError("OpenEXR is not read here; save the page as PNG or TIFF")
     raise ImageError(f"not an image this reads ({FORMATS})")

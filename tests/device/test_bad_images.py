@@ -20,7 +20,7 @@ import cv2 as cv
 import numpy as np
 import pytest
 
-from device.images import MAX_DECODED_BYTES, read_image, upright
+from device.images import MAX_DECODED_BYTES, ImageError, read_header, read_image, upright
 from device.layout import Rect, _gaps, _join_closest, _union
 from helpers import ROOT, one_clean_line, run
 
@@ -388,3 +388,24 @@ def test_unreadable_pages_and_models_are_one_line_each_for_a_user_who_cannot_rea
     models = subprocess.run([*prefix, sys.executable, "-m", "device", "recognize", GOOD, "--model", str(model)],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert models.returncode == 2 and "permission denied" in one_clean_line(models.stderr)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp", ".tiff", ".bmp", ".ppm", ".pgm", ".pam", ".pfm", ".hdr",
+                                    ".jp2", ".ras"])
+def test_damaged_headers_of_every_format_are_measured_or_refused(suffix):
+    page = cv.imread(str(ROOT / PHOTO))
+    if suffix == ".pgm":
+        page = cv.cvtColor(page, cv.COLOR_BGR2GRAY)
+    data = cv.imencode(suffix, page.astype(np.float32) / 255 if suffix in (".pfm", ".hdr") else page)[1].tobytes()
+    assert read_header(data).width == page.shape[1]
+    rng = random.Random(suffix)
+    for _ in range(500):
+        damaged = bytearray(data[: rng.choice([rng.randint(0, 64), rng.randint(0, 2000), len(data)])])
+        for _ in range(rng.randint(0, 6)):
+            if damaged:
+                damaged[rng.randrange(min(len(damaged), 300))] = rng.randrange(256)
+        try:
+            header = read_header(bytes(damaged))
+        except ImageError:
+            continue
+        assert header.width > 0 and header.height > 0 and header.decoded_bytes >= 0
