@@ -242,13 +242,15 @@ def remove_specks(mask: np.ndarray) -> Ink:
 def _over_max_pieces(mask: np.ndarray) -> bool:
     """Whether a 0/1 mask surely holds more than MAX_PIECES 8-connected pieces, without tracing them.
 
-    Free for most pages: each piece has a pixel, so fewer ink pixels than MAX_PIECES settle it.
+    Free for most pages: any two pixels of a 2x2 cell touch, so each cell of the mask holds ink
+    of one piece at most, and each piece has a pixel; a small mask or little ink settles it.
     Otherwise the mask is labelled a band of rows at a time (one label image for 40 MP is 160 MB)
     and a piece counts only in a band that holds the whole of it. So the count is never above the
     truth; the pieces it misses each cross a band's edge (a few per column and band edge at most),
     and the exact count after tracing (`remove_specks`) catches them.
     """
-    if cv.countNonZero(mask) <= MAX_PIECES:
+    cells = ((mask.shape[0] + 1) // 2) * ((mask.shape[1] + 1) // 2)
+    if cells <= MAX_PIECES or cv.countNonZero(mask) <= MAX_PIECES:
         return False
     rows = max(1, PIECE_BAND_PIXELS // mask.shape[1])
     whole = 0
