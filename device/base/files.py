@@ -164,4 +164,6 @@ def _why(error: OSError) -> str:
         return "no such file"
     if error.errno == errno.ENOTDIR:
         return "a part of the path is not a directory"
+    if error.errno == errno.ENXIO:  # what opening a socket gives
+        return "is a socket (or a device with nothing behind it), not a file"
     return (error.strerror or str(error)).lower()

@@ -9,6 +9,7 @@ import os
 import pathlib
 import random
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -178,6 +179,7 @@ def bad_pages(tmp_path_factory):
     for device in ("/dev/zero", "/dev/urandom", "/dev/null"):
         add(f"{os.path.basename(device)}.png", "error", lambda p, d=device: p.symlink_to(d))
     add("loop.png", "error", lambda p: p.symlink_to(p))
+    add("socket.png", "error", lambda p: socket.socket(socket.AF_UNIX).bind(str(p)))
     add("unknown.gif", "error", lambda p: p.write_bytes(b"GIF89a" + bytes(100)))
     add("page.exr", "error", lambda p: p.write_bytes(b"\x76\x2f\x31\x01" + bytes(100)))
     # Small files that decode huge: headers of every format, and a real 16-bit grey+alpha PNG (320 MB decoded).
@@ -274,6 +276,7 @@ def test_every_unusable_page_is_one_error_line_and_every_blank_one_reads_blank(b
 @pytest.mark.parametrize("name, words", [
     ("fifo.png", "named pipe"), ("zero.png", "character device"), ("urandom.png", "character device"),
     ("null.png", "character device"), ("loop.png", "loop of symbolic links"), ("directory.png", "directory"),
+    ("socket.png", "is a socket"),
     ("unknown.gif", "not an image this reads"), ("page.exr", "OpenEXR"), ("float_unclear.pfm", "[0, 1]"),
     ("grey_alpha16.png", "8 bytes a pixel"), ("header_huge.webp", "MP limit"), ("header_huge.bmp", "MP limit"),
     ("header_huge.ras", "MP limit"), *((f"header_{name}", "bytes a pixel") for name in _header_bombs()
