@@ -196,7 +196,8 @@ def demo(samples, classifier_args):
 
 
 @main.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(allow_dash=True))
+# Not checked by click, whose first unreadable path would end the run: each page gets its own error line.
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(allow_dash=True, readable=False))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Results: one JSON line per page, recognize --json's schema.")
 @click.option("--resume", is_flag=True, help="Skip the pages already in --out (after a kill or Ctrl-C).")
