@@ -391,6 +391,12 @@ def test_unreadable_pages_and_models_are_one_line_each_for_a_user_who_cannot_rea
     models = subprocess.run([*prefix, sys.executable, "-m", "device", "recognize", GOOD, "--model", str(model)],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert models.returncode == 2 and "permission denied" in one_clean_line(models.stderr)
+    out = tmp_path / "batch.jsonl"
+    batch = subprocess.run([*prefix, sys.executable, "-m", "device", "batch", str(locked_page), GOOD, "--out", str(out),
+                            "--jobs", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in batch.stderr and "Usage" not in batch.stderr, batch.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert "permission denied" in records[0]["error"] and records[1]["zip"] == _truth("boxed_1.png")
 
 
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp", ".tiff", ".bmp", ".ppm", ".pgm", ".pam", ".pfm", ".hdr",
