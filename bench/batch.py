@@ -45,6 +45,7 @@ class Measure:
     worker_rss_mb: float    # the largest peak RSS (VmHWM) of one worker
     worker_anon_mb: float   # the largest private memory (RssAnon) seen in one worker: RSS less shared libraries
     workers: int
+    cpu_s: float            # CPU time (user + system) of the command and every process under it
 
 
 def canvases(folder: Path, count: int, mnist_path: Path, seed: int) -> Path:
@@ -75,8 +76,10 @@ def measure(run: Run, inputs: list[str], out: Path) -> Measure:
                                start_new_session=True)
     first, first_lines = None, 0
     peaks: dict[int, tuple[float, float]] = {}
+    cpu: dict[int, float] = {}
     while process.poll() is None:
         _sample_workers(process.pid, peaks)
+        _sample_cpu(process.pid, cpu)
         lines = _count_lines(out)
         now = time.monotonic()
         if lines and first is None:
@@ -90,7 +93,7 @@ def measure(run: Run, inputs: list[str], out: Path) -> Measure:
     first = first or finished
     steady = (lines - first_lines) / (finished - first) if finished > first and lines > first_lines else float("nan")
     return Measure(lines, finished - started, first - started, steady, max((p[0] for p in peaks.values()), default=0.0),
-                   max((p[1] for p in peaks.values()), default=0.0), len(peaks))
+                   max((p[1] for p in peaks.values()), default=0.0), len(peaks), sum(cpu.values()))
 
 
 def _count_lines(path: Path) -> int:
@@ -113,6 +116,17 @@ def _sample_workers(root: int, peaks: dict[int, tuple[float, float]]) -> None:
     # With workers, the parent only writes lines: it is not a worker.
     if len(peaks) > 1:
         peaks.pop(root, None)
+
+
+def _sample_cpu(root: int, cpu: dict[int, float]) -> None:
+    """The CPU seconds each process under `root` has used so far (the last sample of each is kept)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    for pid, _ in _descendants(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
 
 
 def _descendants(root: int) -> list[tuple[int, str]]:
@@ -178,12 +192,14 @@ def main(data, count, passes, seed, cluster_python, cache):
         click.echo(f"{count * passes} pages ({count} canvases x {passes}), {os.cpu_count()} cores, "
                    f"load average {os.getloadavg()[0]:.1f} at the start")
         click.echo(f"{'run':<28} {'pages':>6} {'wall s':>7} {'pages/s':>8} {'start-up s':>10} "
-                   f"{'steady pages/s':>14} {'workers':>7} {'peak RSS/worker MB':>18} {'private MB':>10}")
+                   f"{'steady pages/s':>14} {'workers':>7} {'peak RSS/worker MB':>18} {'private MB':>10} {'CPU s':>6} "
+                   f"{'pages/CPU-s':>11}")
         for run in runs:
             result = measure(run, inputs, Path(scratch) / "results.jsonl")
             click.echo(f"{run.name:<28} {result.pages:>6} {result.wall_s:>7.1f} {result.pages / result.wall_s:>8.1f} "
                        f"{result.startup_s:>10.1f} {result.steady_pages_s:>14.1f} {result.workers:>7} "
-                       f"{result.worker_rss_mb:>18.0f} {result.worker_anon_mb:>10.0f}")
+                       f"{result.worker_rss_mb:>18.0f} {result.worker_anon_mb:>10.0f} {result.cpu_s:>6.1f} "
+                       f"{result.pages / result.cpu_s if result.cpu_s else float('nan'):>11.1f}")
         click.echo(f"load average {os.getloadavg()[0]:.1f} at the end (the machine's 2 cores are shared)")
 
 
