@@ -361,6 +361,8 @@ def _on_key(key: int, session: _Session) -> None:
 
 def _open_inputs(session: _Session) -> None:
     if session.inputs is None or not session.inputs.is_open():
+        if session.inputs is not None:
+            session.inputs.close()   # closed by the user: a new window, and a new watch on it
         cv.namedWindow(INPUTS_WINDOW, cv.WINDOW_AUTOSIZE | cv.WINDOW_GUI_NORMAL)
         session.inputs = Window(INPUTS_WINDOW)
         session.inputs_version = -1
