@@ -5,7 +5,7 @@ import contextlib
 import enum
 import io
 import warnings
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import tensorflow as tf

@@ -20,7 +20,6 @@ from device.evaluate import evaluate_mnist
 from device.interpreters import ModelError, runtime_version
 from device.runtime import Classifier
 
-
 # What device/ says when a runtime refuses a model (as opposed to any other failure).
 LOAD_REFUSALS = ("cannot load it", "crashes loading it")
 

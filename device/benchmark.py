@@ -26,7 +26,6 @@ from device.images import read_image
 from device.options import load_classifier
 from device.recognize import recognize
 
-
 LOAD_REPEATS = 300  # per thread count and load: a tenth of a second each
 
 

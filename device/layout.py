@@ -40,10 +40,10 @@ class Rect:
     def crop(self, image: np.ndarray) -> np.ndarray:
         return image[self.y: self.y + self.h, self.x: self.x + self.w]
 
-    def moved(self, dx: int, dy: int) -> "Rect":
+    def moved(self, dx: int, dy: int) -> Rect:
         return Rect(self.x + dx, self.y + dy, self.w, self.h)
 
-    def inside(self) -> "Rect":
+    def inside(self) -> Rect:
         """The rectangle within a 1 px outline drawn around this one's edge."""
         return Rect(self.x + 1, self.y + 1, self.w - 2, self.h - 2)
 

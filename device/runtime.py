@@ -15,10 +15,18 @@ import numpy as np
 from device.base.contract import INPUT_CONTRACT, INPUT_SIZE
 from device.base.files import UnreadableFile, installing_path, read_regular_file, regular_file_problem
 from device.base.native import native_stderr_hidden
-from device.interpreters import (INSTALL_HINT, ModelError, available_runtime, default_threads, last_line,
-                                 make_interpreter, runtime_version)
+from device.interpreters import (
+    INSTALL_HINT,
+    ModelError,
+    available_runtime,
+    default_threads,
+    last_line,
+    make_interpreter,
+    runtime_version,
+)
 from device.probe import probe
-from device.sidecar import read_sidecar as read_described, sidecar_path
+from device.sidecar import read_sidecar as read_described
+from device.sidecar import sidecar_path
 from device.signature import SignatureError, read_signature
 from device.signature import dequantise as _dequantise
 from device.signature import quantise as _quantise

@@ -11,9 +11,9 @@ import click
 
 from device.base.errors import BadInput
 from device.base.files import display_path
+from device.options import load_classifier, model_options, repeats_option, samples_option
 from device.process import tune_for_recognition
 from device.recognize import LAYOUTS, error_record
-from device.options import load_classifier, model_options, repeats_option, samples_option
 from device.runtime import Classifier
 
 
@@ -93,8 +93,8 @@ def _report_result(path: Path, result, classifier: Classifier, as_json: bool) ->
 @model_options
 def evaluate(data, limit, batch_size, as_json, save_probs, classifier_args):
     """Accuracy of the model on the MNIST test set, in this device's own runtime."""
-    from device.evaluate import evaluate_mnist
     from device.base.mnist import DataError
+    from device.evaluate import evaluate_mnist
 
     if not data:
         raise BadInput("no MNIST file: pass --data PATH or set MNIST_NPZ")
