@@ -14,7 +14,7 @@ export MNIST_NPZ
 # The pip cap some machines carry in /etc/xdg/pip is for PyTorch, which ziplite does not use.
 PIP_INSTALL = bin/pip install --disable-pip-version-check --no-input -q
 
-.PHONY: setup train train-robust convert run demo bench test test-all test-device test-pipeline lint pi-check clean
+.PHONY: setup train train-robust train-cnn convert convert-cnn run demo bench test test-all test-device test-pipeline lint pi-check clean
 
 setup: $(VENV)/.installed $(DEVICE_VENV)/.installed
 
@@ -36,6 +36,14 @@ train-robust: setup
 
 convert: setup
 	$(PY) -m convert --source $(SOURCE)
+
+# The small CNN (train/recipes.py), trained on fresh augmented digits every epoch.
+train-cnn: setup
+	$(PY) -m train cnn $(if $(EPOCHS),--epochs $(EPOCHS))
+
+# Converts and verifies it as convert does the MLP; writes models/cnn_*.tflite and models/cnn_parity.*.
+convert-cnn: setup
+	$(PY) -m convert --source models/cnn.keras
 
 # The recogniser needs only the device environment (no TensorFlow to install first).
 run: $(DEVICE_VENV)/.installed

@@ -1,8 +1,4 @@
-from train.quiet import import_tensorflow_quietly
-
-import_tensorflow_quietly()
-
-from convert.cli import main  # noqa: E402
-from device.base.errors import run_program  # noqa: E402
+from convert.cli import main
+from device.base.errors import run_program
 
 run_program(main, "python -m convert")

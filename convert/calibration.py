@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from device.base.contract import to_model_input
+from device.base.contract import FLAT_SHAPE, to_model_input
 from device.base.mnist import Mnist
 
 MIN_CALIBRATION = 100
 
 
-def representative_inputs(mnist: Mnist, count: int, val_split: int, seed: int = 0) -> np.ndarray:
+def representative_inputs(mnist: Mnist, count: int, val_split: int, seed: int = 0,
+                          shape: tuple[int, ...] = FLAT_SHAPE) -> np.ndarray:
     """`count` training digits, the same number from each class, as the device feeds them.
 
     They come from the part of the training split that train/ fits on (not its validation
@@ -25,4 +26,4 @@ def representative_inputs(mnist: Mnist, count: int, val_split: int, seed: int = 
     per_class = np.array_split(np.arange(count), 10)
     chosen = [rng.choice(np.flatnonzero(labels == digit), size=len(part), replace=False)
               for digit, part in enumerate(per_class)]
-    return to_model_input(images[np.concatenate(chosen)])
+    return to_model_input(images[np.concatenate(chosen)], shape)

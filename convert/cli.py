@@ -1,4 +1,4 @@
-"""`python -m convert`: quantise the deep MLP to .tflite in four modes and prove parity with Keras."""
+"""`python -m convert`: quantise a model from train/ to .tflite in four modes and prove parity with Keras."""
 from __future__ import annotations
 
 import itertools
@@ -19,6 +19,7 @@ from convert.report import sidecar, write_parity_report
 from device.base.errors import OneLineError
 from device.base.files import installing_path, sha256_of, write_bytes, write_json
 from device.base.mnist import DataError, load_npz
+from train.quiet import import_tensorflow_quietly
 
 ROOT = Path(__file__).resolve().parent.parent
 # Tests set this to k to have the install SIGKILL itself just before its k-th rename
@@ -32,7 +33,8 @@ class ConvertError(OneLineError):
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--source", type=click.Path(dir_okay=False, path_type=Path), default=Path("models/dmlp.keras"),
-              show_default=True, help="The Keras model from train/ (its JSON report must sit beside it).")
+              show_default=True, help="The Keras model from train/ (its JSON report must sit beside it); "
+                                      "its files are named after its recipe: dmlp_int8.tflite, cnn_int8.tflite.")
 @click.option("--data", type=click.Path(dir_okay=False, path_type=Path), envvar="MNIST_NPZ", required=True,
               show_envvar=True, help="MNIST npz in Keras' layout.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("models"), show_default=True)
@@ -52,22 +54,24 @@ class ConvertError(OneLineError):
 def main(source, data, out, modes, calibration, device_python, float32_agreement, float32_max_dp,
          float16_agreement, max_drop_pp, quantised_agreement):
     """Convert SOURCE to .tflite, check parity on all 10,000 MNIST test images in LiteRT and
-    tflite-runtime, and only then install the models (the int8 one is the device's default)."""
+    tflite-runtime, and only then install the models beside their parity report."""
     thresholds = Thresholds(float32_agreement, float32_max_dp, float16_agreement, max_drop_pp, quantised_agreement)
     modes = [Mode(m) for m in dict.fromkeys(modes)] or list(Mode)  # a mode named twice is converted once
     if not device_python.is_file():
         raise ConvertError(f"{device_python}: no device environment to check tflite-runtime parity in; run make setup")
+    import_tensorflow_quietly()  # only now: --help and usage errors answer without loading TensorFlow
     model, origin = _load_source(source)
     mnist = _load_data(data)
     try:
-        representative = (representative_inputs(mnist, calibration, val_split=origin["report"]["val_split"])
+        representative = (representative_inputs(mnist, calibration, val_split=origin["report"]["val_split"],
+                                                 shape=origin["input_shape"])
                           if Mode.INT8 in modes else None)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--calibration") from None
     from device.base.contract import to_model_input
 
     labels = mnist.y_test
-    reference = model.predict(to_model_input(mnist.x_test), batch_size=1000, verbose=0)
+    reference = model.predict(to_model_input(mnist.x_test, origin["input_shape"]), batch_size=1000, verbose=0)
     keras_accuracy = float((reference.argmax(1) == labels).mean())
     click.echo(f"Keras {source}: {keras_accuracy:.2%} on {len(labels)} MNIST test images")
     staging = out / ".convert-staging"
@@ -86,9 +90,11 @@ def main(source, data, out, modes, calibration, device_python, float32_agreement
         installed = _install(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    for path in installed + write_parity_report(rows, keras_accuracy, source.name, out):
+    for path in installed + write_parity_report(rows, keras_accuracy, source.name, out, origin["name"]):
         click.echo(f"wrote {path}")
-    click.echo(f"next: make demo   (recognize the sample canvases with {out / 'dmlp_int8.tflite'})")
+    int8 = out / f"{origin['name']}_int8.tflite"
+    command = "make demo" if origin["name"] == "dmlp" else f"python -m device demo --model {int8}"
+    click.echo(f"next: {command}   (recognize the sample canvases with {int8})")
 
 
 def _load_source(source: Path):
@@ -110,8 +116,15 @@ def _load_source(source: Path):
         model = keras.models.load_model(source, safe_mode=True)  # safe_mode: no code runs from the file
     except Exception as error:  # Keras raises many types for a damaged file; all mean the same to a user
         raise ConvertError(f"{source}: cannot load as a Keras model ({str(error).splitlines()[0][:200]})") from None
+    input_shape = tuple(model.input_shape[1:])
+    if list(input_shape) != report["input"].get("shape"):
+        raise ConvertError(f"{source}: takes input {list(input_shape)}, but {report_path.name} promises "
+                           f"{report['input'].get('shape')}; train again")
+    # The files are named after the recipe (dmlp_aug.keras converts to dmlp_int8.tflite, which the
+    # device loads by default); a report from before recipes were recorded names the file instead.
     origin = {"report": report, "keras_name": source.name, "report_name": report_path.name,
-              "keras_sha256": keras_sha256}
+              "keras_sha256": keras_sha256, "input_shape": input_shape,
+              "name": report.get("recipe") or source.stem}
     return model, origin
 
 
@@ -127,7 +140,7 @@ def _convert_one(model, mode: Mode, representative, origin: dict, staging: Path,
     import tensorflow as tf
 
     started = time.perf_counter()
-    staged = staging / f"dmlp_{mode.value}.tflite"
+    staged = staging / f"{origin['name']}_{mode.value}.tflite"
     write_bytes(staged, convert(model, mode, representative))
     sha = sha256_of(staged)
     converter = {"tensorflow": tf.__version__, "mode": mode.value,

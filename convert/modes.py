@@ -6,11 +6,14 @@ import enum
 import io
 import warnings
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
-import tensorflow as tf
 
 from device.base.native import native_stderr_hidden
+
+if TYPE_CHECKING:  # TensorFlow is imported by convert(), not here: `python -m convert --help` answers at once
+    import tensorflow as tf
 
 
 class Mode(str, enum.Enum):
@@ -22,6 +25,8 @@ class Mode(str, enum.Enum):
 
 def convert(model, mode: Mode, representative: np.ndarray | None = None) -> bytes:
     """The `.tflite` bytes of a Keras `model` in `mode`; int8 needs the representative inputs."""
+    import tensorflow as tf
+
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     _configure(converter, mode, representative)
     # The converter prints the exported signature to stdout, its C++ calibrator its settings, and
@@ -33,6 +38,8 @@ def convert(model, mode: Mode, representative: np.ndarray | None = None) -> byte
 
 
 def _configure(converter: tf.lite.TFLiteConverter, mode: Mode, representative: np.ndarray | None) -> None:
+    import tensorflow as tf
+
     if mode is Mode.FLOAT32:
         return
     converter.optimizations = [tf.lite.Optimize.DEFAULT]

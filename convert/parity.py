@@ -16,9 +16,6 @@ import numpy as np
 
 from convert.modes import Mode
 from device.base.children import die_with_parent
-from device.evaluate import evaluate_mnist
-from device.interpreters import ModelError, runtime_version
-from device.runtime import Classifier
 
 # What device/ says when a runtime refuses a model (as opposed to any other failure).
 LOAD_REFUSALS = ("cannot load it", "crashes loading it")
@@ -66,6 +63,11 @@ def compare(runtime: str, version: str, reference: np.ndarray, labels: np.ndarra
 
 def run_litert(model_path: Path, data: Path, reference: np.ndarray, labels: np.ndarray) -> RuntimeParity:
     """Parity in ai-edge-litert, in this process."""
+    # The device's runtime and OpenCV load here, not with this module: `python -m convert --help` stays quick.
+    from device.evaluate import evaluate_mnist
+    from device.interpreters import ModelError, runtime_version
+    from device.runtime import Classifier
+
     with tempfile.TemporaryDirectory() as folder:
         probs_path = Path(folder) / "probs.npy"
         try:

@@ -31,9 +31,12 @@ def sidecar(tflite: Path, mode: Mode, source: dict, tensors: dict, converter: di
     return document
 
 
-def write_parity_report(rows: list[dict], keras_accuracy: float, keras_name: str, models: Path) -> list[Path]:
-    """parity.json, parity.md and parity.png in `models`, for the modes converted from `keras_name`."""
-    json_path, md_path, png_path = models / "parity.json", models / "parity.md", models / "parity.png"
+def write_parity_report(rows: list[dict], keras_accuracy: float, keras_name: str, models: Path,
+                        name: str = "dmlp") -> list[Path]:
+    """The parity report of the modes converted from `keras_name`, in `models`: parity.json, .md and .png
+    for the deep MLP (the chapter's), <name>_parity.json, .md and .png for any other recipe."""
+    stem = "parity" if name == "dmlp" else f"{name}_parity"
+    json_path, md_path, png_path = (models / f"{stem}.{suffix}" for suffix in ("json", "md", "png"))
     write_json(json_path, {"keras": keras_name, "keras_test_accuracy": keras_accuracy, "modes": rows})
     write_text(md_path, parity_markdown(rows, keras_accuracy, keras_name))
     _plot(rows, keras_accuracy, keras_name, png_path)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.base.contract import INPUT_CONTRACT, INPUT_SIZE
+from device.base.contract import INPUT_CONTRACT
 from device.base.files import UnreadableFile, installing_path, read_regular_file, regular_file_problem
 from device.base.native import native_stderr_hidden
 from device.interpreters import (
@@ -48,7 +48,8 @@ def read_sidecar(model_path: Path) -> dict:
     path = sidecar_path(model_path)
     sidecar = read_described(model_path)
     contract = sidecar["input"]
-    for key in ("shape", "range", "ink"):
+    # The shape is one of the two the schema allows; _check_signature holds the model to it.
+    for key in ("range", "ink"):
         if contract.get(key) != INPUT_CONTRACT[key]:
             raise ModelError(f"{path}: input {key} is {contract.get(key)!r}, this recogniser feeds {INPUT_CONTRACT[key]!r}")
     return sidecar
@@ -101,7 +102,10 @@ def read_model_bytes(model_path: Path, sidecar: dict) -> bytes:
 
 
 class Classifier:
-    """A digit classifier over one .tflite model: float (N, 784) inputs in, (N, 10) probabilities out."""
+    """A digit classifier over one .tflite model: float 28x28 numerals in, (N, 10) probabilities out.
+
+    The model's input shape (flat 784 for an MLP, 28x28x1 for a CNN) comes from its JSON contract.
+    """
 
     def __init__(self, model_path: str | os.PathLike = DEFAULT_MODEL, threads: int | None = None,
                  runtime: str | None = None):
@@ -122,6 +126,7 @@ class Classifier:
             raise ModelError(f"{self.path}: {name} cannot load it ({last_line(error)})") from None
         self.runtime_version = runtime_version(self.runtime)
         self.labels = self.sidecar.get("labels") or INPUT_CONTRACT["labels"]
+        self.input_shape = tuple(self.sidecar["input"]["shape"])  # without the batch axis
         self._check_signature()
         self._batch = 0
         self._watchdog = Watchdog(str(self.path))
@@ -145,16 +150,18 @@ class Classifier:
         if len(inputs) != 1 or len(outputs) != 1:
             raise ModelError(f"{self.path}: expected one input and one output, found {len(inputs)} and {len(outputs)}")
         in_shape, out_shape = list(inputs[0]["shape"]), list(outputs[0]["shape"])
-        if len(in_shape) != 2 or in_shape[1] != INPUT_SIZE:
-            raise ModelError(f"{self.path}: input shape {in_shape}, this recogniser feeds [batch, {INPUT_SIZE}]")
+        if signature.input_shape != self.input_shape:
+            raise ModelError(f"{self.path}: input shape {in_shape}, but its JSON contract says "
+                             f"[batch, {', '.join(map(str, self.input_shape))}]")
         if len(out_shape) != 2 or out_shape[1] != len(self.labels) or len(self.labels) != 10:
             raise ModelError(f"{self.path}: output shape {out_shape}, expected [batch, 10] digit scores")
         self._input_index, self._output_index = inputs[0]["index"], outputs[0]["index"]
         self.input_quant, self.output_quant = signature.input_quant, signature.output_quant
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        """Probabilities (N, 10) for float32 inputs (N, 784) in [0, 1]."""
-        batch = np.asarray(batch, dtype=np.float32).reshape(-1, INPUT_SIZE)
+        """Probabilities (N, 10) for float32 numerals in [0, 1]: (N, 784), (N, 28, 28) or (N, 28, 28, 1)."""
+        # Any of the three is the same pixels in the same order, viewed in the model's own shape.
+        batch = np.asarray(batch, dtype=np.float32).reshape(-1, *self.input_shape)
         if len(batch) == 0:
             return np.zeros((0, 10), np.float32)
         self._resize(len(batch))
@@ -165,7 +172,7 @@ class Classifier:
 
     def _resize(self, batch_size: int) -> None:
         if batch_size != self._batch:
-            self._interpreter.resize_tensor_input(self._input_index, [batch_size, INPUT_SIZE])
+            self._interpreter.resize_tensor_input(self._input_index, [batch_size, *self.input_shape])
             with native_stderr_hidden():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
                 self._interpreter.allocate_tensors()
             self._batch = batch_size

@@ -9,12 +9,12 @@ from pathlib import Path
 import click
 
 from device.base.mnist import DataError
-from train import book
-from train.augment import augment_batch
 from train.data import find_mnist
-from train.fit import InvalidSplit, ResumeMismatch, TrainOptions, drop_checkpoint, output_name, train
-from train.recipes import RECIPES, robust
-from train.report import draw_plots, save_model, write_report
+from train.quiet import import_tensorflow_quietly
+from train.recipes import CHAPTER, RECIPES, robust
+
+# TensorFlow (train.fit, train.report, train.book) is imported once the arguments are parsed and
+# checked: --help and a usage error answer at once, not after the seconds TensorFlow takes to load.
 
 
 def _stop_on_sigterm(signum, frame):
@@ -24,7 +24,7 @@ def _stop_on_sigterm(signum, frame):
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("models", nargs=-1, type=click.Choice([*RECIPES, "book"]))
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="Epochs per model [default: the book's 50; 120 with --augment].")
+              help=f"Epochs per model [default: the book's 50; 120 with --augment; {RECIPES['cnn'].epochs} for cnn].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Batch size [default: the book's 128].")
 @click.option("--data", type=click.Path(dir_okay=False), default=None,
               help="MNIST npz in Keras' layout [default: $MNIST_NPZ, else Keras' download].")
@@ -40,11 +40,14 @@ def _stop_on_sigterm(signum, frame):
 def main(models, epochs, batch_size, data, out, seed, val_split, resume, augment):
     """Train MODELS (default: mlp_sgd mlp_adam dmlp) with the book's recipes on MNIST.
 
+    `cnn` is the small convolutional network, always trained on fresh augmented digits each epoch.
+
     `book` prints the chapter's worked examples (OR perceptron, XOR network, example 7-5).
     """
-    models = tuple(dict.fromkeys(models)) or tuple(RECIPES)  # a model named twice is trained once
+    models = tuple(dict.fromkeys(models)) or CHAPTER  # a model named twice is trained once
     if augment and set(models) - {"dmlp"}:
         raise click.BadParameter("--augment applies to dmlp only", param_hint="--augment")
+    import_tensorflow_quietly()
     if "book" in models:
         _print_book_examples()
         models = tuple(name for name in models if name != "book")
@@ -54,21 +57,35 @@ def main(models, epochs, batch_size, data, out, seed, val_split, resume, augment
         mnist = find_mnist(data)
     except DataError as error:
         raise click.ClickException(str(error)) from None
+    from train.fit import TrainOptions
+    from train.report import draw_plots
+
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     rows = []
     for name in models:
         recipe = robust(RECIPES[name]) if augment else RECIPES[name]
         options = TrainOptions(epochs=epochs or recipe.epochs, batch_size=batch_size or recipe.batch_size,
-                               seed=seed, val_split=val_split, out=out, resume=resume, augment=augment)
+                               seed=seed, val_split=val_split, out=out, resume=resume,
+                               augment=augment or recipe.augmented)
         rows.append(_train_one(recipe, mnist, options))
     for path in draw_plots(out):
         click.echo(f"plot: {path}")
     _print_summary(rows)
-    click.echo("next: make convert   (quantise dmlp to .tflite and check parity)")
+    click.echo(f"next: {_next_step(models)}")
 
 
-def _train_one(recipe, mnist, options: TrainOptions) -> tuple:
-    name = output_name(recipe.name, options.augment)
+def _next_step(models: tuple[str, ...]) -> str:
+    steps = {"dmlp": "make convert   (quantise dmlp to .tflite and check parity)",
+             "cnn": "make convert-cnn   (quantise cnn to .tflite and check parity)"}
+    return "; ".join(steps[name] for name in models if name in steps) or steps["dmlp"]
+
+
+def _train_one(recipe, mnist, options) -> tuple:
+    from train.augment import augment_batch
+    from train.fit import InvalidSplit, ResumeMismatch, drop_checkpoint, output_name, train
+    from train.report import save_model, write_report
+
+    name = output_name(recipe, options.augment)
     started = time.perf_counter()
     try:
         trained = train(recipe, mnist, options, augment=augment_batch if options.augment else None, log=click.echo)
@@ -78,7 +95,7 @@ def _train_one(recipe, mnist, options: TrainOptions) -> tuple:
         paths.append(write_report(trained, recipe, name, mnist, options))
     except KeyboardInterrupt:
         click.echo(f"\n{name}: interrupted; the last completed epoch is checkpointed. Continue with: "
-                   f"python -m train {recipe.name}{' --augment' if options.augment else ''} --resume", err=True)
+                   f"python -m train {recipe.name}{' --augment' if name != recipe.name else ''} --resume", err=True)
         sys.exit(130)
     except (InvalidSplit, ResumeMismatch) as error:
         raise click.ClickException(str(error)) from None
@@ -96,6 +113,8 @@ def _print_summary(rows) -> None:
 
 
 def _print_book_examples() -> None:
+    from train import book
+
     inputs = book.BOOK_INPUTS
     or_out = book.or_perceptron().predict(inputs, verbose=0)
     xor_out = book.xor_mlp().predict(inputs, verbose=0)

@@ -70,9 +70,9 @@ def split_train_validation(data: Mnist, val_split: int):
     return (data.x_train[:cut], data.y_train[:cut]), (data.x_train[cut:], data.y_train[cut:])
 
 
-def output_name(recipe_name: str, augment: bool) -> str:
-    """The name a run's files carry: the recipe's, with _aug when trained on augmented digits."""
-    return f"{recipe_name}_aug" if augment else recipe_name
+def output_name(recipe: Recipe, augment: bool) -> str:
+    """The name a run's files carry: the recipe's, with _aug when --augment changed how it trains."""
+    return f"{recipe.name}_aug" if augment and not recipe.augmented else recipe.name
 
 
 def checkpoint_dir(out: Path, name: str) -> Path:
@@ -80,21 +80,23 @@ def checkpoint_dir(out: Path, name: str) -> Path:
 
 
 def train(recipe: Recipe, data: Mnist, options: TrainOptions,
-          augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+          augment: Callable[..., np.ndarray] | None = None,
           log: Callable[[str], None] = print) -> Trained:
     """Fit `recipe` on MNIST and evaluate it once on the test set."""
     (x_fit, y_fit), (x_val, y_val) = split_train_validation(data, options.val_split)
     targets = keras.utils.to_categorical(y_fit, 10)
-    validation = (to_model_input(x_val), keras.utils.to_categorical(y_val, 10))
-    name = output_name(recipe.name, options.augment)
+    validation = (to_model_input(x_val, recipe.input_shape), keras.utils.to_categorical(y_val, 10))
+    name = output_name(recipe, options.augment)
     model, progress = _start_or_resume(recipe, name, options, log)
     # The next epoch's batches are prepared while this one trains (OpenCV and numpy release the GIL).
     with ThreadPoolExecutor(max_workers=1) as prefetch:
-        upcoming = prefetch.submit(_epoch_data, x_fit, options.seed, progress.epochs_done, augment)
+        upcoming = prefetch.submit(_epoch_data, x_fit, y_fit, recipe.input_shape, options.seed,
+                                   progress.epochs_done, augment)
         for epoch in range(progress.epochs_done, options.epochs):
             order, images = upcoming.result()
             if epoch + 1 < options.epochs:
-                upcoming = prefetch.submit(_epoch_data, x_fit, options.seed, epoch + 1, augment)
+                upcoming = prefetch.submit(_epoch_data, x_fit, y_fit, recipe.input_shape, options.seed, epoch + 1,
+                                           augment)
             learning_rate = recipe.learning_rate_at(epoch, options.epochs)
             model.optimizer.learning_rate = learning_rate
             started = time.perf_counter()
@@ -104,17 +106,21 @@ def train(recipe: Recipe, data: Mnist, options: TrainOptions,
             _record(progress, result.history, elapsed)
             log(_epoch_line(name, epoch + 1, options.epochs, elapsed, learning_rate, result.history))
             _save_checkpoint(model, progress, options, recipe, name)
-    test_loss, test_accuracy = model.evaluate(to_model_input(data.x_test), keras.utils.to_categorical(data.y_test, 10),
-                                              batch_size=1000, verbose=0)
+    test_loss, test_accuracy = model.evaluate(to_model_input(data.x_test, recipe.input_shape),
+                                              keras.utils.to_categorical(data.y_test, 10), batch_size=1000, verbose=0)
     return Trained(model, progress, float(test_loss), float(test_accuracy))
 
 
-def _epoch_data(x_fit: np.ndarray, seed: int, epoch: int, augment) -> tuple[np.ndarray, np.ndarray]:
-    """(shuffle order, model inputs) of one epoch, from a generator seeded by (seed, epoch)."""
+def _epoch_data(x_fit: np.ndarray, y_fit: np.ndarray, input_shape: tuple[int, ...], seed: int, epoch: int,
+                augment) -> tuple[np.ndarray, np.ndarray]:
+    """(shuffle order, model inputs) of one epoch, from a generator seeded by (seed, epoch).
+
+    The augmenter is given the labels too: a 7 may get a crossbar, a 1 a foot, as writers draw them.
+    """
     rng = np.random.default_rng([seed, epoch])
     order = rng.permutation(len(x_fit))
-    images = x_fit[order] if augment is None else augment(x_fit[order], rng)
-    return order, to_model_input(images)
+    images = x_fit[order] if augment is None else augment(x_fit[order], rng, labels=y_fit[order])
+    return order, to_model_input(images, input_shape)
 
 
 def _start_or_resume(recipe: Recipe, name: str, options: TrainOptions, log) -> tuple[keras.Model, Progress]:

@@ -1,20 +1,73 @@
-"""The chapter's three MNIST recipes, exactly as the book gives them (section 7.5-7.6)."""
+"""The chapter's three MNIST recipes, exactly as the book gives them (section 7.5-7.6), and the small
+convolutional network that the book's next chapter turns to."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-import keras
+from device.base.contract import FLAT_SHAPE, IMAGE_SHAPE
 
-from device.base.contract import INPUT_SIZE
+if TYPE_CHECKING:  # Keras is imported by build(), not here: `python -m train --help` answers at once
+    import keras
+
+
+# Each layer makes its Keras layer from the `keras.layers` it is given, so that Keras (and
+# TensorFlow) load only when a model is built.
+@dataclass(frozen=True)
+class Dense:
+    units: int
+    activation: str
+
+    def make(self, layers):
+        return layers.Dense(self.units, activation=self.activation)
+
+
+@dataclass(frozen=True)
+class Conv:
+    filters: int
+    kernel: int  # square kernel, no padding ("valid"): each one trims kernel - 1 pixels
+    activation: str
+
+    def make(self, layers):
+        return layers.Conv2D(self.filters, self.kernel, activation=self.activation)
+
+
+@dataclass(frozen=True)
+class MaxPool:
+    size: int = 2
+
+    def make(self, layers):
+        return layers.MaxPooling2D(self.size)
+
+
+@dataclass(frozen=True)
+class Flatten:
+    def make(self, layers):
+        return layers.Flatten()
+
+
+@dataclass(frozen=True)
+class Dropout:
+    rate: float
+
+    def make(self, layers):
+        return layers.Dropout(self.rate)
+
+
+Layer = Dense | Conv | MaxPool | Flatten | Dropout
+
+
+def describe_layer(layer: Layer) -> dict:
+    return {"type": type(layer).__name__, **vars(layer)}
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """One of the book's models: network, loss, optimiser and training settings."""
+    """One model to train: network, loss, optimiser and training settings."""
 
     name: str
-    layers: tuple[tuple[int, str], ...]  # (units, activation) per Dense layer, output last
+    layers: tuple[Layer, ...]  # output last
     loss: str
     optimizer: str
     learning_rate: float
@@ -22,15 +75,21 @@ class Recipe:
     epochs: int
     book_accuracy: float | None  # the test accuracy the book prints, as a fraction
     schedule: str | None = None  # None: the book's constant learning rate; "cosine": decayed to 0 over the run
+    input_shape: tuple[int, ...] = FLAT_SHAPE  # one of device.base.contract.INPUT_SHAPES, without the batch axis
+    augmented: bool = False  # always trained on fresh augmentations each epoch (the name carries no _aug)
 
     def build(self) -> keras.Model:
-        model = keras.Sequential([keras.Input(shape=(INPUT_SIZE,))], name=self.name)
-        for units, activation in self.layers:
-            model.add(keras.layers.Dense(units, activation=activation))
+        import keras
+
+        model = keras.Sequential([keras.Input(shape=self.input_shape)], name=self.name)
+        for layer in self.layers:
+            model.add(layer.make(keras.layers))
         model.compile(loss=self.loss, optimizer=self.make_optimizer(), metrics=["accuracy"])
         return model
 
     def make_optimizer(self) -> keras.optimizers.Optimizer:
+        import keras
+
         optimizers = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam}
         return optimizers[self.optimizer](learning_rate=self.learning_rate)
 
@@ -42,7 +101,8 @@ class Recipe:
 
     def describe(self) -> dict:
         return {
-            "layers": [{"type": "Dense", "units": units, "activation": act} for units, act in self.layers],
+            "input_shape": list(self.input_shape),
+            "layers": [describe_layer(layer) for layer in self.layers],
             "loss": self.loss,
             "optimizer": {"name": self.optimizer, "learning_rate": self.learning_rate,
                           **({"schedule": self.schedule} if self.schedule else {})},
@@ -50,8 +110,11 @@ class Recipe:
         }
 
 
-_SMALL_MLP = ((512, "tanh"), (10, "softmax"))
+_SMALL_MLP = (Dense(512, "tanh"), Dense(10, "softmax"))
 
+CNN_EPOCHS = 15  # TODO measured below
+
+CHAPTER = ("mlp_sgd", "mlp_adam", "dmlp")  # what `python -m train` trains when no model is named
 RECIPES = {
     recipe.name: recipe
     for recipe in (
@@ -59,8 +122,18 @@ RECIPES = {
         Recipe("mlp_adam", _SMALL_MLP, "mean_squared_error", "adam", 0.001, 128, 50, 0.9819),
         Recipe(
             "dmlp",
-            ((1024, "relu"), (512, "relu"), (512, "relu"), (10, "softmax")),
+            (Dense(1024, "relu"), Dense(512, "relu"), Dense(512, "relu"), Dense(10, "softmax")),
             "categorical_crossentropy", "adam", 0.0001, 128, 50, None,
+        ),
+        # About 80k weights (the dmlp has 1.9M): two 5x5 convolutions see strokes where they are,
+        # which is what a digit that is narrow, slanted or broken still has. Its input is the same
+        # numeral as the MLPs', as an image.
+        Recipe(
+            "cnn",
+            (Conv(16, 5, "relu"), MaxPool(2), Conv(32, 5, "relu"), MaxPool(2), Flatten(),
+             Dense(128, "relu"), Dropout(0.2), Dense(10, "softmax")),
+            "categorical_crossentropy", "adam", 0.001, 128, CNN_EPOCHS, None,
+            schedule="cosine", input_shape=IMAGE_SHAPE, augmented=True,
         ),
     )
 }

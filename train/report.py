@@ -11,7 +11,7 @@ import keras
 import tensorflow as tf
 from matplotlib.figure import Figure
 
-from device.base.contract import INPUT_CONTRACT
+from device.base.contract import input_contract
 from device.base.files import atomic_path, sha256_of, write_figure, write_json
 from device.base.mnist import Mnist
 from train.augment import AugmentSettings
@@ -54,6 +54,7 @@ def write_report(trained: Trained, recipe: Recipe, name: str, data: Mnist, optio
         "test_loss": round(trained.test_loss, 6),
         "book_accuracy": recipe.book_accuracy,
         "architecture": recipe.describe()["layers"],
+        "input_shape": list(recipe.input_shape),
         "optimizer": recipe.describe()["optimizer"],
         "loss": recipe.loss,
         "epochs": progress.epochs_done,
@@ -69,7 +70,7 @@ def write_report(trained: Trained, recipe: Recipe, name: str, data: Mnist, optio
         "seconds": round(progress.seconds, 1),
         "seconds_per_epoch": round(progress.seconds / max(progress.epochs_done, 1), 2),
         "history": {**progress.history, "epoch_seconds": progress.epoch_seconds},
-        "input": INPUT_CONTRACT,
+        "input": input_contract(recipe.input_shape),
     }
     path = out_path(options.out, name)
     write_json(path, report)
@@ -92,7 +93,7 @@ def draw_plots(out: Path) -> list[Path]:
     if sgd and adam:
         written.append(_plot(out / "sgd_vs_adam.png", "Figure 7-4: SGD vs Adam (512-tanh MLP, MSE)", "accuracy",
                              {"SGD": sgd, "Adam": adam}))
-    for name in ("dmlp", "dmlp_aug"):
+    for name in ("dmlp", "dmlp_aug", "cnn"):
         report = load_report(out, name)
         if report:
             for metric in ("accuracy", "loss"):
