@@ -6,6 +6,7 @@ pages in flight, and --resume finds every finished page in the file itself.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -173,6 +174,9 @@ def run_batch(inputs: tuple[str, ...], out: Path, resume: bool, jobs: int | None
               options: BatchOptions) -> None:
     """The batch command: validate, stream the pending pages through the engine into --out, summarise."""
     check_inputs(inputs)
+    if engine == "ray" and importlib.util.find_spec("ray") is None:
+        raise BadInput("--engine ray needs Ray, which only .venv-cluster holds: make setup-cluster, then run "
+                       "this with .venv-cluster/bin/python")
     load_classifier(options.classifier_args)  # a bad model is one line here, not a crash in every worker
     handle, done = open_out(out, resume)
     started = time.perf_counter()

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from device.app.pages import BatchOptions, PageReader
+from device.base.errors import OneLineError
+from device.interpreters import last_line
 from device.runtime import Classifier, sidecar_path
 
 BATCH_SIZE = 64  # pages per actor call: ~0.2 s of work, so Ray's cost per batch is a few per cent
@@ -90,8 +92,12 @@ def _connect(address: str | None, jobs: int | None) -> None:
     import ray
 
     # The workers import `device` from the copy Ray ships with the job, not from this checkout's path.
-    ray.init(address=address, num_cpus=None if address else jobs, runtime_env={"py_modules": [str(DEVICE_PACKAGE)]},
-             include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+    try:
+        ray.init(address=address, num_cpus=None if address else jobs, runtime_env={"py_modules": [str(DEVICE_PACKAGE)]},
+                 include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        where = f"the Ray cluster at {address}" if address else "a local Ray"
+        raise OneLineError(f"cannot start or join {where} ({last_line(error)}); see docs/batch.md") from None
     context = ray.data.DataContext.get_current()  # importing ray.data sets up its logging: quieten it after
     context.enable_progress_bars = False  # batch draws its own bar, from the lines it writes
     context.print_on_execution_start = False

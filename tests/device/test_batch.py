@@ -1,6 +1,7 @@
 """`python -m device batch` as users run it: real canvases, bad files among them, kills and resumes."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import random
@@ -208,3 +209,12 @@ def test_a_terminal_gets_a_progress_bar_with_a_total(pages, tmp_path):
     text = shown.decode(errors="replace")
     assert "4/4" in text and "page/s" in text, text
     assert "4 pages, 0 errors, " in text
+
+
+def test_the_ray_engine_outside_the_cluster_environment_is_one_line(pages, tmp_path):
+    if importlib.util.find_spec("ray") is not None:
+        pytest.skip("unreachable in .venv-device, which has no Ray")
+    done = batch(*list(pages)[:2], "--out", tmp_path / "r.jsonl", "--engine", "ray")
+    assert done.returncode == 2
+    assert "make setup-cluster" in one_clean_line(done.stderr)
+    assert not (tmp_path / "r.jsonl").exists()
