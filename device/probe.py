@@ -43,13 +43,18 @@ def cache_marker(sha256: str, runtime: str, version: str) -> Path:
 def probe(content: bytes, sha256: str, runtime: str, version: str) -> str | None:
     """None if `content` loads and reads known digits in `runtime`, in a child process; else why not."""
     marker = cache_marker(sha256, runtime, version)
-    if marker.exists():
-        return None
+    try:
+        if marker.exists():
+            return None
+    except OSError:  # a cache folder this user may not enter (PermissionError): probe as if it were empty
+        pass
     try:
         done = subprocess.run([sys.executable, "-m", "device.probe", runtime], input=content, capture_output=True,
                               timeout=PROBE_TIMEOUT_S, preexec_fn=die_with_parent())
     except subprocess.TimeoutExpired:
         return f"{runtime} hangs loading it"
+    except OSError as error:  # this Python cannot start a child of itself (a sandbox, a process limit)
+        return f"cannot start the probe's process ({error.strerror or error})"
     if done.returncode < 0:
         return f"{runtime} crashes loading it ({signal.Signals(-done.returncode).name}): the file is damaged"
     if done.returncode != 0:

@@ -391,6 +391,12 @@ def test_unreadable_pages_and_models_are_one_line_each_for_a_user_who_cannot_rea
     models = subprocess.run([*prefix, sys.executable, "-m", "device", "recognize", GOOD, "--model", str(model)],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert models.returncode == 2 and "permission denied" in one_clean_line(models.stderr)
+    private = tmp_path / "private"  # a home whose cache this user may not enter: probed again, no traceback
+    private.mkdir(mode=0o700)
+    uncached = subprocess.run([*prefix, sys.executable, "-m", "device", "recognize", GOOD], cwd=ROOT,
+                              env={**env, "HOME": str(private)}, capture_output=True, text=True, timeout=120)
+    assert (uncached.returncode == 0 and _truth("boxed_1.png") in uncached.stdout) or \
+        (uncached.returncode == 2 and one_clean_line(uncached.stderr)), uncached.stderr
     out = tmp_path / "batch.jsonl"
     batch = subprocess.run([*prefix, sys.executable, "-m", "device", "batch", str(locked_page), GOOD, "--out", str(out),
                             "--jobs", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
