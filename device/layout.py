@@ -28,6 +28,7 @@ MIN_SAMPLED_RED = 4       # fewer red pixels in every fourth row, and no boxes o
 # every mark with every digit, so a page of thousands (dots, a texture) is not read as handwriting.
 MAX_GROUPS = 1_000
 MARK_REACH = 0.25         # a small mark this share of a digit's width from it, or nearer, is part of it
+SHARED_PIECE = 0.3        # a piece of ink this share of which lies in each of two boxes is two touching digits
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,39 @@ def _counts(mask: np.ndarray, axis: int) -> np.ndarray:
     """Set pixels per row (axis=1) or column (axis=0) of a 0/1 mask."""
     # numpy's sum is faster than cv.reduce here, and 16-bit sums (when they cannot overflow) faster still.
     return mask.sum(axis=axis, dtype=np.uint16 if mask.shape[axis] <= 65535 else np.int32)
+
+
+def box_inks(ink: np.ndarray, boxes: list[Rect]) -> list[np.ndarray]:
+    """Each box's own ink, from the ink map `ink` of the page the boxes are in.
+
+    Usually just the box's part of the map. When ink reaches a box's edge, a digit crosses its
+    box's line (into the margin or the next box): then each connected piece of ink belongs to
+    the box that holds most of it, and a box's ink is its own pieces, whole, wherever they reach,
+    and nothing of its neighbours'. A piece of which two boxes each hold at least SHARED_PIECE is
+    two digits touching across their line: each box keeps its own part of it.
+    """
+    if not any(_touches_its_edge(box.crop(ink)) for box in boxes):
+        return [box.crop(ink) for box in boxes]
+    count, pieces, stats, _ = cv.connectedComponentsWithStats(ink, connectivity=8)
+    inside = np.stack([np.bincount(box.crop(pieces).ravel(), minlength=count) for box in boxes])
+    inside[:, 0] = 0  # the paper
+    shared = (inside >= SHARED_PIECE * stats[:, cv.CC_STAT_AREA]).sum(axis=0) >= 2
+    owner = np.where((inside.max(axis=0) > 0) & ~shared, inside.argmax(axis=0), -1)
+    inks = []
+    for index, box in enumerate(boxes):
+        own = np.flatnonzero(owner == index)
+        region = box
+        for piece in own:
+            region = _union(region, Rect(*map(int, stats[piece, :4])))
+        mask = np.isin(region.crop(pieces), own).astype(np.uint8)
+        part = box.moved(-region.x, -region.y).crop(mask)  # a view: the box's own part of a shared piece
+        part |= np.isin(box.crop(pieces), np.flatnonzero(shared)).astype(np.uint8)
+        inks.append(mask)
+    return inks
+
+
+def _touches_its_edge(ink: np.ndarray) -> bool:
+    return bool(ink[0].any() or ink[-1].any() or ink[:, 0].any() or ink[:, -1].any())
 
 
 def page_ink(image: np.ndarray, red: np.ndarray | None = None) -> Ink:

@@ -8,7 +8,7 @@ import numpy as np
 
 from device.base.contract import to_model_input
 from device.base.files import display_path
-from device.layout import Rect, boxed_row, page_ink, place_missing, segment_free
+from device.layout import Rect, box_inks, boxed_row, page_ink, place_missing, segment_free
 from device.numeral import normalise
 from device.runtime import Classifier
 
@@ -118,7 +118,8 @@ def _numerals(page: np.ndarray, layout: str, digits: int) -> tuple[str, list[Rec
         # digits are read (the row of boxes: under two thirds of the GUI's canvas).
         boxes, row, red = boxed
         ink = page_ink(row.crop(page), red).mask
-        return "boxed", boxes, [normalise(box.moved(-row.x, -row.y).crop(ink)) for box in boxes]
+        own_inks = box_inks(ink, [box.moved(-row.x, -row.y) for box in boxes])  # a digit across its line is its box's
+        return "boxed", boxes, [normalise(own) for own in own_inks]
     if layout == "boxed":
         raise NoBoxes("no red boxes found; use --layout free for handwriting without boxes")
     ink, groups = segment_free(page, digits)

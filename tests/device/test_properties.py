@@ -12,10 +12,10 @@ import math
 
 import cv2 as cv
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from device.layout import BOX_COUNT, blank_canvas, book_boxes, segment_free
+from device.layout import BOX_COUNT, SHARED_PIECE, blank_canvas, book_boxes, segment_free
 from device.numeral import MIN_EXTENT, MIN_INK_PIXELS
 from device.recognize import _numerals, recognize
 from device.runtime import Classifier
@@ -263,3 +263,44 @@ def test_shape_dependent_opencv_calls_go_through_one_helper():
                     calls.append((path.relative_to(ROOT).as_posix(), node.func.attr, ast.unparse(node.args[0])))
     assert sorted(calls) == [("device/numeral.py", "boundingRect", "mask"), ("device/numeral.py", "boundingRect", "piece"),
                              ("device/numeral.py", "moments", "image")]
+
+
+@given(shapes, st.integers(40, 90), st.integers(2, 12), slants, st.integers(0, BOX_COUNT - 1),
+       st.sampled_from(["left", "right", "top", "bottom"]), st.floats(0.1, 0.4))
+@QUICK
+def test_a_digit_across_its_box_line_is_read_whole_in_its_own_box(shape, height, pen, slant, index, side, over):
+    """Painted over the line (as the GUI's brush does), into the margin or the next box, by less
+    than SHARED_PIECE of its ink (more is two digits touching, below). Not a straight stroke
+    over a side: drawn along the line, it hides the line. Above or below the row, only the row's
+    margin is read (12 px at the book's scale)."""
+    assume(not (shape == "stroke" and side in ("left", "right")))
+    assume(side in ("left", "right") or round(over * height) + 3 <= 10)
+    pen = min(pen, height // 4)
+    canvas, boxes = _scaled_canvas(1.0)
+    x, y, inner = boxes[index]
+    width = min(_width(shape, height, pen, slant), inner)
+    left = {"left": x - 3 - round(over * width), "right": x + inner + 3 - width + round(over * width)}.get(side, x + 5)
+    top = {"top": y - 3 - round(over * height), "bottom": y + inner + 3 - height + round(over * height)}.get(side, y + 2)
+    _draw(canvas, shape, height, pen, slant, left, top)
+    page = np.full_like(canvas, 255)
+    _draw(page, shape, height, pen, slant, left, top)
+    ink = page[:, :, 0] < 128
+    others = sum(int(ink[b.y: b.y + b.h, b.x: b.x + b.w].sum()) for k, b in enumerate(book_boxes()) if k != index)
+    assume(others < SHARED_PIECE * ink.sum())
+    numerals = _numerals(canvas, "boxed", BOX_COUNT)[2]
+    assert np.array_equal(numerals[index], _numerals(page, "free", 1)[2][0])  # whole: as on plain paper
+    assert all(n is None for k, n in enumerate(numerals) if k != index)
+
+
+@given(st.integers(1, BOX_COUNT - 1), st.integers(3, 8), st.integers(0, 30), st.integers(2, 4))
+@QUICK
+def test_two_digits_touching_across_their_line_are_two_digits(right_box, pen, drop, one_from_line):
+    """A 7 whose bar reaches over its right-hand line to the next box's 1: each box still reads a digit."""
+    canvas, boxes = _scaled_canvas(1.0)
+    x, y, inner = boxes[right_box]
+    one_left = x + one_from_line
+    _draw(canvas, "stroke", 70, pen, 0, one_left, y + 10 + drop)
+    seven_width = _width("seven", 70, pen, 0) - 2  # its ink's width
+    _draw(canvas, "seven", 70, pen, 0, one_left + pen // 2 - seven_width, y + 10)  # the bar's end on the 1
+    numerals = _numerals(canvas, "boxed", BOX_COUNT)[2]
+    assert numerals[right_box - 1] is not None and numerals[right_box] is not None
