@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from device.base.errors import BadInput
-from device.base.files import display_path
+from device.base.files import UnreadableFile, display_path, read_regular_file
 from device.options import load_classifier, model_options, repeats_option, samples_option
 from device.process import tune_for_recognition
 from device.recognize import LAYOUTS, error_record
@@ -180,19 +180,36 @@ def bench(samples, repeats, classifier_args):
 @model_options
 def demo(samples, classifier_args):
     """Read the sample canvases and print each zip code next to the truth."""
-    from device.images import read_image
+    from device.images import ImageError, read_image
     from device.recognize import recognize
 
-    truth = json.loads((samples / "truth.json").read_text())
+    truth = _samples_truth(samples / "truth.json")
     classifier = load_classifier(classifier_args)
     click.echo(f"model {display_path(classifier.path)} on {classifier.runtime} {classifier.runtime_version}")
     right = 0
     for name, expected in truth.items():
-        result = recognize(read_image(samples / name), classifier)
+        try:
+            result = recognize(read_image(samples / name), classifier)
+        except ImageError as error:
+            click.echo(f"  {name:<14} error: {error}")
+            continue
         right += result.zip == expected
         mark = "ok" if result.zip == expected else "MISREAD"
         click.echo(f"  {name:<14} read {result.zip}  truth {expected}  {mark:<8} ({result.layout}, {result.ms:.2f} ms)")
     click.echo(f"{right}/{len(truth)} zip codes read correctly")
+
+
+def _samples_truth(path: Path) -> dict[str, str]:
+    """The samples' {file name: zip code}, or the user's one-line error."""
+    try:
+        truth = json.loads(read_regular_file(path, 1 << 20))
+    except UnreadableFile as error:
+        raise BadInput(f"{path}: {error}; --samples needs a folder with its truth.json (see device/samples)") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise BadInput(f"{path}: not valid JSON; it maps each sample's file name to its zip code") from None
+    if not (isinstance(truth, dict) and all(isinstance(v, str) for v in truth.values())):
+        raise BadInput(f"{path}: must map each sample's file name to its zip code (a string)")
+    return truth
 
 
 @main.command()
