@@ -424,3 +424,11 @@ def test_damaged_headers_of_every_format_are_measured_or_refused(suffix):
         except ImageError:
             continue
         assert header.width > 0 and header.height > 0 and header.decoded_bytes >= 0
+
+
+@pytest.mark.parametrize("truth", [None, "[x", '["61451"]'])
+def test_demo_over_a_folder_without_a_usable_truth_is_one_line(tmp_path, truth):
+    if truth is not None:
+        (tmp_path / "truth.json").write_text(truth)
+    done = run(["-m", "device", "demo", "--samples", str(tmp_path)], timeout=60)
+    assert done.returncode == 2 and "truth.json" in one_clean_line(done.stderr)
