@@ -10,6 +10,7 @@ version, so the probe costs one start-up per model.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -40,8 +41,12 @@ def cache_marker(sha256: str, runtime: str, version: str) -> Path:
     return base / "ziplite" / "probed" / f"{sha256}-{runtime}-{version}"
 
 
-def probe(content: bytes, sha256: str, runtime: str, version: str) -> str | None:
-    """None if `content` loads and reads known digits in `runtime`, in a child process; else why not."""
+def probe(content: bytes, sha256: str, runtime: str, version: str, tensors: dict | None = None) -> str | None:
+    """None if `content` loads and reads known digits in `runtime`, in a child process; else why not.
+
+    `tensors` is what the model's JSON records of its input and output: the child compares them with
+    the model's own before it runs anything, so a model its JSON does not describe is refused as such.
+    """
     marker = cache_marker(sha256, runtime, version)
     try:
         if marker.exists():
@@ -49,7 +54,8 @@ def probe(content: bytes, sha256: str, runtime: str, version: str) -> str | None
     except OSError:  # a cache folder this user may not enter (PermissionError): probe as if it were empty
         pass
     try:
-        done = subprocess.run([sys.executable, "-m", "device.probe", runtime], input=content, capture_output=True,
+        command = [sys.executable, "-m", "device.probe", runtime] + ([json.dumps(tensors)] if tensors else [])
+        done = subprocess.run(command, input=content, capture_output=True,
                               timeout=PROBE_TIMEOUT_S, preexec_fn=die_with_parent())
     except subprocess.TimeoutExpired:
         return f"{runtime} hangs loading it"
@@ -72,7 +78,7 @@ class ProbeFailure(Exception):
     """What the child found wrong, as the parent's one line will say it."""
 
 
-def _child(runtime: str) -> None:
+def _child(runtime: str, recorded: dict | None) -> None:
     import numpy as np
 
     from device.interpreters import make_interpreter
@@ -80,7 +86,7 @@ def _child(runtime: str) -> None:
     from device.watchdog import Watchdog
 
     interpreter, _ = make_interpreter(sys.stdin.buffer.read(), 1, runtime)
-    signature = read_signature(interpreter, None)  # shapes first: nothing is allocated yet
+    signature = read_signature(interpreter, recorded)  # tensors first: nothing is allocated yet
     _refuse_huge_tensors(interpreter, max(PROBE_BATCHES))
     with np.load(KNOWN_DIGITS, allow_pickle=False) as known:
         images, digits = known["images"], known["digits"]
@@ -131,10 +137,11 @@ def _refuse_huge_tensors(interpreter, batch: int) -> None:
 
 if __name__ == "__main__":
     from device.interpreters import last_line
+    from device.signature import SignatureError
 
     try:
-        _child(sys.argv[1])
-    except ProbeFailure as failure:
+        _child(sys.argv[1], json.loads(sys.argv[2]) if len(sys.argv) > 2 else None)
+    except (ProbeFailure, SignatureError) as failure:
         print(f"error: {failure}", file=sys.stderr)
         sys.exit(1)
     except Exception as error:  # any refusal by the runtime is a "cannot load", reported by the parent

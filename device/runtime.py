@@ -116,7 +116,7 @@ class Classifier:
         self.sidecar, content = read_pair(self.path)
         name = available_runtime(runtime)
         self._refuse_if_unsupported(name)
-        problem = probe(content, self.sidecar["sha256"], name, runtime_version(name))
+        problem = probe(content, self.sidecar["sha256"], name, runtime_version(name), self.sidecar["tensors"])
         if problem:
             raise ModelError(f"{self.path}: {problem}; copy it again, or rerun make convert")
         self.threads = threads or default_threads()

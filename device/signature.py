@@ -112,8 +112,8 @@ def _check_output_quantisation(quant: Quantisation) -> None:
 
 def _check_recorded(name: str, detail: dict, recorded: dict) -> None:
     """The interpreter's view of a tensor must be the one convert/ verified and wrote down."""
-    actual = {"dtype": np.dtype(detail["dtype"]).name,
-              "shape": [int(v) for v in detail.get("shape_signature", detail["shape"])],
+    actual = {"shape": [int(v) for v in detail.get("shape_signature", detail["shape"])],
+              "dtype": np.dtype(detail["dtype"]).name,
               "scale": float(detail["quantization"][0]), "zero_point": int(detail["quantization"][1])}
     for key, value in actual.items():
         expected = recorded[key]
