@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import tempfile
 import warnings
@@ -23,6 +24,7 @@ from device.interpreters import last_line
 from device.runtime import Classifier, sidecar_path
 
 BATCH_SIZE = 64  # pages per actor call: ~0.2 s of work, so Ray's cost per batch is a few per cent
+BLOCK_PAGES = 256  # pages per Ray Data block: ~1 s of an actor's work between two writes to --out
 DEVICE_PACKAGE = Path(__file__).resolve().parents[1]
 
 
@@ -55,7 +57,8 @@ def run_ray(paths: Iterator[str], options: BatchOptions, jobs: int | None, addre
 
     with tempfile.TemporaryDirectory(prefix="ziplite-batch-") as folder:
         listing = Path(folder) / "pending.jsonl"
-        if not _write_listing(paths, listing):
+        count = _write_listing(paths, listing)
+        if not count:
             return  # nothing left to read (a finished batch, resumed): no cluster needed
         _connect(address, jobs)
         try:
@@ -65,7 +68,10 @@ def run_ray(paths: Iterator[str], options: BatchOptions, jobs: int | None, addre
                 warnings.simplefilter("ignore")
                 # local://: the list is read on this node, where it was written; the actors may be anywhere.
                 # The read takes no CPU of its own, else actors on every core would leave none for it.
-                pending = ray.data.read_json(f"local://{listing}", lines=True, ray_remote_args={"num_cpus": 0})
+                # Blocks of BLOCK_PAGES: an actor's lines reach --out when its block is done, so one
+                # block for the whole list would hold every line back until the end.
+                pending = ray.data.read_json(f"local://{listing}", lines=True, ray_remote_args={"num_cpus": 0},
+                                             override_num_blocks=math.ceil(count / BLOCK_PAGES))
             lines = pending.map_batches(
                 RayPageReader, batch_size=BATCH_SIZE, batch_format="numpy", num_cpus=1,
                 compute=ray.data.ActorPoolStrategy(size=actors),
