@@ -195,7 +195,7 @@ def box_inks(ink: np.ndarray, boxes: list[Rect]) -> list[np.ndarray]:
     and nothing of its neighbours'. A piece of which two boxes each hold at least SHARED_PIECE is
     two digits touching across their line: each box keeps its own part of it.
     """
-    if not any(_touches_its_edge(box.crop(ink)) for box in boxes):
+    if not _ink_on_edges(ink, boxes):
         return [box.crop(ink) for box in boxes]
     count, pieces, stats, _ = cv.connectedComponentsWithStats(ink, connectivity=8)
     inside = np.stack([np.bincount(box.crop(pieces).ravel(), minlength=count) for box in boxes])
@@ -215,8 +215,19 @@ def box_inks(ink: np.ndarray, boxes: list[Rect]) -> list[np.ndarray]:
     return inks
 
 
-def _touches_its_edge(ink: np.ndarray) -> bool:
-    return bool(ink[0].any() or ink[-1].any() or ink[:, 0].any() or ink[:, -1].any())
+def _ink_on_edges(ink: np.ndarray, boxes: list[Rect]) -> bool:
+    """Whether ink lies on the outermost rows or columns of any box (or, for boxes at different
+    heights, of their columns between the highest top and the lowest bottom).
+
+    Two copies of a few rows and columns and two counts: checking each box's four edges was
+    twenty numpy calls, 60 us a page.
+    """
+    top, bottom = min(box.y for box in boxes), max(box.y + box.h for box in boxes)
+    left, right = min(box.x for box in boxes), max(box.x + box.w for box in boxes)
+    rows = sorted({box.y for box in boxes} | {box.y + box.h - 1 for box in boxes})
+    columns = sorted({box.x for box in boxes} | {box.x + box.w - 1 for box in boxes})
+    return (cv.countNonZero(ink.take(rows, axis=0)[:, left:right]) > 0
+            or cv.countNonZero(np.ascontiguousarray(ink[top:bottom].take(columns, axis=1))) > 0)
 
 
 def page_ink(image: np.ndarray, red: np.ndarray | None = None) -> Ink:
