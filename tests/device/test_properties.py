@@ -23,7 +23,7 @@ from helpers import ROOT, SHIPPED_MODEL
 
 # Each test stays well under 20 s on a loaded 2-core machine; the deadline is generous for the
 # same reason (a page takes about a millisecond when the machine is idle).
-QUICK = settings(max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+QUICK = settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 
 # Shapes as polylines in a unit box (x right, y down): what the digit looks like before its size,
 # slant and pen. Widths are shares of the height.
