@@ -112,7 +112,11 @@ class Recipe:
 
 _SMALL_MLP = (Dense(512, "tanh"), Dense(10, "softmax"))
 
-CNN_EPOCHS = 15  # TODO measured below
+# Fresh augmentations every epoch, on a cosine: validation accuracy (the last 5,000 training digits)
+# rose to 99.00% by epoch 4 and 99.20% by epoch 11, then held (99.16-99.20%) through epoch 15.
+# Those 15 epochs took 37 minutes on 2 cores shared with other work, most of it drawing the
+# augmentations (docs/models.md).
+CNN_EPOCHS = 15
 
 CHAPTER = ("mlp_sgd", "mlp_adam", "dmlp")  # what `python -m train` trains when no model is named
 RECIPES = {
