@@ -20,7 +20,7 @@ from device.runtime import DEFAULT_MODEL, Classifier
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 # Any path: the classifier says in one line what is wrong with it (a directory, a FIFO, no permission).
 @click.option("--model", "models", type=click.Path(readable=False, path_type=Path), multiple=True,
-              help="Models to compare (repeatable) [default: models/dmlp_int8.tflite].")
+              help="Models to compare (repeatable) [default: models/cnn_int8.tflite].")
 @click.option("--data", type=click.Path(dir_okay=False, path_type=Path), envvar="MNIST_NPZ", required=True,
               show_envvar=True, help="MNIST npz; canvases use its test digits only.")
 @click.option("--canvases", type=click.IntRange(min=1), default=1000, show_default=True,

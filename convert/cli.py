@@ -92,9 +92,8 @@ def main(source, data, out, modes, calibration, device_python, float32_agreement
         shutil.rmtree(staging, ignore_errors=True)
     for path in installed + write_parity_report(rows, keras_accuracy, source.name, out, origin["name"]):
         click.echo(f"wrote {path}")
-    int8 = out / f"{origin['name']}_int8.tflite"
-    command = "make demo" if origin["name"] == "dmlp" else f"python -m device demo --model {int8}"
-    click.echo(f"next: {command}   (recognize the sample canvases with {int8})")
+    click.echo(f"next: python -m device demo --model {out / (origin['name'] + '_int8.tflite')}   "
+               "(recognize the sample canvases with it)")
 
 
 def _load_source(source: Path):

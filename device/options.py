@@ -24,7 +24,7 @@ def model_options(command):
     # Any path: the classifier says in one line what is wrong with it (click's checks gave four lines
     # for a directory or an unreadable file).
     @click.option("--model", "model_path", type=click.Path(readable=False, path_type=Path), default=DEFAULT_MODEL,
-                  help="A .tflite from convert/, with its JSON beside it.  [default: models/dmlp_int8.tflite]")
+                  help="A .tflite from convert/, with its JSON beside it.  [default: models/cnn_int8.tflite]")
     @click.option("--runtime", type=click.Choice(RUNTIMES), default=None,
                   help="Force a runtime [default: the first installed of tflite_runtime, ai_edge_litert, tensorflow].")
     @click.option("--threads", type=click.IntRange(1, MAX_THREADS), default=None,

@@ -12,7 +12,7 @@ def test_bench_scores_every_layout_of_the_shipped_model(mnist_path):
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert [row["layout"] for row in rows] == ["boxed", "free", "photo"]
     for row in rows:
-        assert row["canvases"] == 20 and row["model"] == "models/dmlp_int8.tflite" and row["style"] == "mnist"
+        assert row["canvases"] == 20 and row["model"] == "models/cnn_int8.tflite" and row["style"] == "mnist"
         # The shipped model reads most digits; whole zip codes can never beat their digits.
         assert 0.9 <= row["digit_accuracy"] <= 1 and row["zip_accuracy"] <= row["digit_accuracy"]
 
@@ -31,7 +31,7 @@ def test_device_bench_prints_its_table_for_the_runtime_and_threads_it_used():
     done = run(["-m", "device", "bench", "--repeats", "10", "--threads", "1"])
     assert done.returncode == 0 and done.stderr == "", done.stderr
     lines = done.stdout.splitlines()
-    assert " with 1 thread, model models/dmlp_int8.tflite" in lines[0]
+    assert " with 1 thread, model models/cnn_int8.tflite" in lines[0]
     for label in ("preprocess", "invoke", "total", "model load", "process start to first result", "peak RSS",
                   "5-digit invoke p50, by threads", "1 thread "):
         assert any(line.strip().startswith(label) for line in lines), label

@@ -70,7 +70,7 @@ def test_json_line_has_the_documented_fields(rendered, readings):
     assert line["low_confidence"] is any(low)
     assert len(line["zip"]) == 5 and len(line["digits"]) == 5
     assert all(set(d) == {"digit", "confidence"} for d in line["digits"])
-    assert line["model"] == "models/dmlp_int8.tflite" and line["runtime"] == "tflite_runtime"
+    assert line["model"] == "models/cnn_int8.tflite" and line["runtime"] == "tflite_runtime"
     # ms is each page's own recognition: positive, to the microsecond, and all pages' together are
     # a part of the run the test timed itself (which also starts Python, loads the model, reads files).
     times = [reading["ms"] for key, reading in readings.items() if key != "wall_s"]

@@ -63,7 +63,7 @@ def test_report_files_and_next_step(converted):
     assert table.count("| int8 |") == 2 and "tflite_runtime 2.14.0" in table
     assert table.startswith("Keras dmlp.keras: ")  # the file it was converted from
     assert (out / "parity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "next: make demo" in converted["stdout"]
+    assert f"next: python -m device demo --model {converted['out'] / 'dmlp_int8.tflite'}" in converted["stdout"]
     # One line per mode and per file written, and nothing from the converter's or runtimes' C++ cores.
     assert converted["stderr"] == "" and "fully_quantize" not in converted["stdout"]
 
