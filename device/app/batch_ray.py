@@ -77,8 +77,12 @@ def run_ray(paths: Iterator[str], options: BatchOptions, jobs: int | None, addre
                 compute=ray.data.ActorPoolStrategy(size=actors),
                 fn_constructor_kwargs={"model": model_path.read_bytes(), "sidecar": sidecar_path(model_path).read_bytes(),
                                        "model_file": model_path.name, "options": options})
-            for batch in lines.iter_batches(batch_size=None, batch_format="numpy"):
-                write([str(line) for line in batch["line"]], int(batch["error"].sum()))
+            try:
+                for batch in lines.iter_batches(batch_size=None, batch_format="numpy"):
+                    write([str(line) for line in batch["line"]], int(batch["error"].sum()))
+            except ray.exceptions.RayError as error:  # an actor or node lost: what was written stays
+                raise OneLineError(f"the Ray job failed ({last_line(error)}); the lines written are kept: "
+                                   "run the same command with --resume to finish") from None
         finally:
             ray.shutdown()
 
