@@ -218,3 +218,25 @@ def test_the_ray_engine_outside_the_cluster_environment_is_one_line(pages, tmp_p
     assert done.returncode == 2
     assert "make setup-cluster" in one_clean_line(done.stderr)
     assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_paths_stream_results_are_written_before_the_input_list_ends(pages, tmp_path):
+    """Lines reach --out while stdin is still open: the list is never read whole before work starts."""
+    out = tmp_path / "results.jsonl"
+    process = subprocess.Popen([sys.executable, "-m", "device", "batch", "-", "--out", str(out), "--jobs", "2"],
+                               cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    paths = list(pages)
+    try:
+        process.stdin.write("".join(f"{paths[i % len(paths)]}\n" for i in range(80)))  # five chunks of 16
+        process.stdin.flush()
+        deadline = time.monotonic() + 120
+        while not (out.exists() and out.read_text().count("\n") >= 16) and time.monotonic() < deadline:
+            assert process.poll() is None, process.stderr.read()
+            time.sleep(0.1)
+        assert out.read_text().count("\n") >= 16, "no line written while stdin stayed open"
+        process.stdin.write(f"{paths[0]}\n")
+    finally:
+        process.stdin.close()
+    assert process.wait(timeout=120) == 0
+    assert out.read_text().count("\n") == 81
