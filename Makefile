@@ -81,7 +81,7 @@ pi-check: setup
 	$(PYTHON) pi/pi_check.py
 
 clean:
-	rm -rf $(VENV) $(DEVICE_VENV) .pytest_cache .hypothesis models/.checkpoints models/.convert-staging
+	rm -rf $(VENV) $(DEVICE_VENV) $(CLUSTER_VENV) .pytest_cache .hypothesis models/.checkpoints models/.convert-staging
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # The host environment for `batch --engine ray` (Ray Data, LiteRT, numpy 2), never the Pi's: docs/batch.md.
