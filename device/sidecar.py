@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jsonschema
 
-from device.base.contract import IMAGE_SIDE, INPUT_SIZE, LABELS
+from device.base.contract import INPUT_SHAPES, LABELS
 from device.interpreters import ModelError
 
 # convert/ writes about 3 KB; a thousand times that is still a description, anything larger is not.
@@ -41,7 +41,7 @@ SCHEMA = {
             "type": "object",
             "required": ["shape", "range", "ink"],
             "properties": {
-                "shape": {"enum": [[INPUT_SIZE], [IMAGE_SIDE, IMAGE_SIDE, 1]]},
+                "shape": {"enum": [list(shape) for shape in INPUT_SHAPES]},
                 "range": {"const": [0.0, 1.0]},
                 "ink": {"const": "high"},
             },

@@ -14,11 +14,8 @@ from dataclasses import dataclass
 import cv2 as cv
 import numpy as np
 
-from device.base.contract import IMAGE_SIDE, INPUT_SIZE, LABELS
+from device.base.contract import INPUT_SHAPES, LABELS
 
-# The shapes (without the batch axis) a model may take: the MLPs read a flat vector, a CNN an image
-# with one channel. Either way the same pixels in the same order.
-INPUT_SHAPES = ((INPUT_SIZE,), (IMAGE_SIDE, IMAGE_SIDE, 1))
 OUTPUT_SHAPE = (len(LABELS),)
 # Integer inputs must be quantised (a scale maps them back to [0, 1]); float16 and int32 are not ours.
 QUANTISED_DTYPES = ("int8", "uint8", "int16")
