@@ -74,6 +74,7 @@ test-pipeline: setup
 # ruff (pinned in device/requirements-test.txt; settings in pyproject.toml).
 lint: $(DEVICE_VENV)/.installed
 	$(DEVICE_VENV)/bin/ruff check .
+	$(DEVICE_VENV)/bin/ruff format --check .
 
 # Proves device/ on an emulated Raspberry Pi OS 64-bit (Debian bookworm arm64, Python 3.11) with qemu.
 # Needs qemu-user-static and debootstrap (apt). Builds .cache/pi/ once (~40 s), then ~20 s a run.

@@ -1,4 +1,5 @@
 """`python -m bench`: the recogniser's accuracy on rendered handwriting, per layout and writer style, for any model."""
+
 from __future__ import annotations
 
 import json
@@ -19,14 +20,35 @@ from device.runtime import DEFAULT_MODEL, Classifier
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 # Any path: the classifier says in one line what is wrong with it (a directory, a FIFO, no permission).
-@click.option("--model", "models", type=click.Path(readable=False, path_type=Path), multiple=True,
-              help="Models to compare (repeatable) [default: models/cnn_int8.tflite].")
-@click.option("--data", type=click.Path(dir_okay=False, path_type=Path), envvar="MNIST_NPZ", required=True,
-              show_envvar=True, help="MNIST npz; canvases use its test digits only.")
-@click.option("--canvases", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Canvases per layout (5 digits each); at 1000 a zip-code rate near 90% is good to about 1 pp.")
-@click.option("--writer-canvases", type=click.IntRange(min=0), default=300, show_default=True,
-              help="Canvases per writer style and layout (bench/writers.py); 0 leaves the writer rows out.")
+@click.option(
+    "--model",
+    "models",
+    type=click.Path(readable=False, path_type=Path),
+    multiple=True,
+    help="Models to compare (repeatable) [default: models/cnn_int8.tflite].",
+)
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="MNIST_NPZ",
+    required=True,
+    show_envvar=True,
+    help="MNIST npz; canvases use its test digits only.",
+)
+@click.option(
+    "--canvases",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Canvases per layout (5 digits each); at 1000 a zip-code rate near 90% is good to about 1 pp.",
+)
+@click.option(
+    "--writer-canvases",
+    type=click.IntRange(min=0),
+    default=300,
+    show_default=True,
+    help="Canvases per writer style and layout (bench/writers.py); 0 leaves the writer rows out.",
+)
 @click.option("--seed", type=int, default=2026, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per model, style and layout.")
 def main(models, data, canvases, writer_canvases, seed, as_json):
@@ -62,8 +84,10 @@ def _echo(model: str, width: int, score: LayoutScore, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"model": model, **score.__dict__}))
     else:
-        click.echo(f"{model:<{width}} {score.style:<8} {score.layout:<6} {score.canvases:>8} "
-                   f"{score.digit_accuracy:>8.2%} {score.zip_accuracy:>10.2%}")
+        click.echo(
+            f"{model:<{width}} {score.style:<8} {score.layout:<6} {score.canvases:>8} "
+            f"{score.digit_accuracy:>8.2%} {score.zip_accuracy:>10.2%}"
+        )
 
 
 run_program(main, "python -m bench")

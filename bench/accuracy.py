@@ -1,4 +1,5 @@
 """Digit and whole-zip accuracy of a model on rendered canvases, per layout and writer style (`make bench`)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -22,23 +23,38 @@ class LayoutScore:
     style: str = "mnist"  # the benchmark's own canvases, or a writer style's name (bench/writers.py)
 
 
-def score_layout(classifier: Classifier, layout: str, images: np.ndarray, labels: np.ndarray, canvases: int,
-                 seed: int, style: Style = Style()) -> LayoutScore:
+def score_layout(
+    classifier: Classifier,
+    layout: str,
+    images: np.ndarray,
+    labels: np.ndarray,
+    canvases: int,
+    seed: int,
+    style: Style = Style(),
+) -> LayoutScore:
     """Render `canvases` canvases of MNIST test digits (seeded) and read them back."""
     rng = np.random.default_rng([seed, CANVAS_LAYOUTS.index(layout)])
     return _score(classifier, layout, canvases, lambda: render(layout, images, labels, rng, style))
 
 
-def score_writer(classifier: Classifier, writer: Writer, layout: str, images: np.ndarray, labels: np.ndarray,
-                 canvases: int, seed: int) -> LayoutScore:
+def score_writer(
+    classifier: Classifier,
+    writer: Writer,
+    layout: str,
+    images: np.ndarray,
+    labels: np.ndarray,
+    canvases: int,
+    seed: int,
+) -> LayoutScore:
     """Render `canvases` canvases of MNIST test digits in `writer`'s style (seeded) and read them back."""
     rng = np.random.default_rng([seed, CANVAS_LAYOUTS.index(layout), 1 + WRITERS.index(writer)])
     score = _score(classifier, layout, canvases, lambda: render_writer(writer, layout, images, labels, rng))
     return replace(score, style=writer.name)
 
 
-def _score(classifier: Classifier, layout: str, canvases: int,
-           rendered: Callable[[], tuple[np.ndarray, str]]) -> LayoutScore:
+def _score(
+    classifier: Classifier, layout: str, canvases: int, rendered: Callable[[], tuple[np.ndarray, str]]
+) -> LayoutScore:
     right_digits = right_zips = blanks = 0
     for _ in range(canvases):
         canvas, truth = rendered()

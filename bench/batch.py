@@ -6,6 +6,7 @@ Data on 2 CPUs. Each run is watched from outside: the time to its first result l
 interpreters, workers, model loads, Ray), the pages/s from then to the last line (steady state),
 the wall time of the whole command, and the peak RSS of each worker process (VmHWM).
 """
+
 from __future__ import annotations
 
 import json
@@ -40,12 +41,12 @@ class Run:
 class Measure:
     pages: int
     wall_s: float
-    startup_s: float        # command start to its first result line
-    steady_pages_s: float   # first line to last line
-    worker_rss_mb: float    # the largest peak RSS (VmHWM) of one worker
-    worker_anon_mb: float   # the largest private memory (RssAnon) seen in one worker: RSS less shared libraries
+    startup_s: float  # command start to its first result line
+    steady_pages_s: float  # first line to last line
+    worker_rss_mb: float  # the largest peak RSS (VmHWM) of one worker
+    worker_anon_mb: float  # the largest private memory (RssAnon) seen in one worker: RSS less shared libraries
     workers: int
-    cpu_s: float            # CPU time (user + system) of the command and every process under it
+    cpu_s: float  # CPU time (user + system) of the command and every process under it
 
 
 def canvases(folder: Path, count: int, mnist_path: Path, seed: int) -> Path:
@@ -71,9 +72,14 @@ def measure(run: Run, inputs: list[str], out: Path) -> Measure:
     """Run one batch command to the end, sampling its result file and its processes' memory."""
     out.unlink(missing_ok=True)
     started = time.monotonic()
-    process = subprocess.Popen([str(run.python), "-m", "device", "batch", *inputs, "--out", str(out), *run.args],
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [str(run.python), "-m", "device", "batch", *inputs, "--out", str(out), *run.args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     first, first_lines = None, 0
     peaks: dict[int, tuple[float, float]] = {}
     cpu: dict[int, float] = {}
@@ -92,8 +98,16 @@ def measure(run: Run, inputs: list[str], out: Path) -> Measure:
     lines = _count_lines(out)
     first = first or finished
     steady = (lines - first_lines) / (finished - first) if finished > first and lines > first_lines else float("nan")
-    return Measure(lines, finished - started, first - started, steady, max((p[0] for p in peaks.values()), default=0.0),
-                   max((p[1] for p in peaks.values()), default=0.0), len(peaks), sum(cpu.values()))
+    return Measure(
+        lines,
+        finished - started,
+        first - started,
+        steady,
+        max((p[0] for p in peaks.values()), default=0.0),
+        max((p[1] for p in peaks.values()), default=0.0),
+        len(peaks),
+        sum(cpu.values()),
+    )
 
 
 def _count_lines(path: Path) -> int:
@@ -153,35 +167,60 @@ def _descendants(root: int) -> list[tuple[int, str]]:
 def _memory_mb(pid: int) -> tuple[float, float]:
     """(VmHWM, RssAnon) of `pid` in MB; zeros for a process that has gone."""
     try:
-        fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+        fields = dict(
+            line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
+        )
         return int(fields["VmHWM"].split()[0]) / 1024, int(fields["RssAnon"].split()[0]) / 1024
     except (OSError, KeyError, ValueError):
         return 0.0, 0.0
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data", type=click.Path(dir_okay=False, path_type=Path), envvar="MNIST_NPZ", required=True,
-              show_envvar=True, help="MNIST npz; canvases use its test digits only.")
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="MNIST_NPZ",
+    required=True,
+    show_envvar=True,
+    help="MNIST npz; canvases use its test digits only.",
+)
 @click.option("--canvases", "count", type=click.IntRange(min=3), default=5000, show_default=True)
-@click.option("--passes", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Read every canvas this many times (a path list), e.g. 2 for 10,000 pages.")
+@click.option(
+    "--passes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Read every canvas this many times (a path list), e.g. 2 for 10,000 pages.",
+)
 @click.option("--seed", type=int, default=2026, show_default=True)
-@click.option("--cluster-python", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="The .venv-cluster interpreter: adds its one process, --jobs 2 and Ray runs (LiteRT).")
-@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=ROOT / ".cache" / "bench-batch",
-              show_default=".cache/bench-batch")
+@click.option(
+    "--cluster-python",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The .venv-cluster interpreter: adds its one process, --jobs 2 and Ray runs (LiteRT).",
+)
+@click.option(
+    "--cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=ROOT / ".cache" / "bench-batch",
+    show_default=".cache/bench-batch",
+)
 def main(data, count, passes, seed, cluster_python, cache):
     """pages/s of `device batch`: one process, --jobs 2 and Ray on 2 CPUs, start-up and steady state apart."""
     try:
         folder = canvases(cache / f"{count}-{seed}", count, data, seed)
     except DataError as error:
         raise click.ClickException(str(error)) from None
-    runs = [Run("device venv, one process", DEVICE_PYTHON, ("--jobs", "1")),
-            Run("device venv, --jobs 2", DEVICE_PYTHON, ("--jobs", "2"))]
+    runs = [
+        Run("device venv, one process", DEVICE_PYTHON, ("--jobs", "1")),
+        Run("device venv, --jobs 2", DEVICE_PYTHON, ("--jobs", "2")),
+    ]
     if cluster_python:
-        runs += [Run("cluster venv, one process", cluster_python, ("--jobs", "1")),
-                 Run("cluster venv, --jobs 2", cluster_python, ("--jobs", "2")),
-                 Run("cluster venv, Ray 2 CPUs", cluster_python, ("--engine", "ray", "--jobs", "2"))]
+        runs += [
+            Run("cluster venv, one process", cluster_python, ("--jobs", "1")),
+            Run("cluster venv, --jobs 2", cluster_python, ("--jobs", "2")),
+            Run("cluster venv, Ray 2 CPUs", cluster_python, ("--engine", "ray", "--jobs", "2")),
+        ]
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as scratch:
         inputs = [str(folder)]
         if passes > 1:
@@ -189,17 +228,23 @@ def main(data, count, passes, seed, cluster_python, cache):
             paths = sorted(str(path) for path in folder.rglob("*.png"))
             listing.write_text("".join(f"{path}\n" for path in paths) * passes)
             inputs = [str(listing)]
-        click.echo(f"{count * passes} pages ({count} canvases x {passes}), {os.cpu_count()} cores, "
-                   f"load average {os.getloadavg()[0]:.1f} at the start")
-        click.echo(f"{'run':<28} {'pages':>6} {'wall s':>7} {'pages/s':>8} {'start-up s':>10} "
-                   f"{'steady pages/s':>14} {'workers':>7} {'peak RSS/worker MB':>18} {'private MB':>10} {'CPU s':>6} "
-                   f"{'pages/CPU-s':>11}")
+        click.echo(
+            f"{count * passes} pages ({count} canvases x {passes}), {os.cpu_count()} cores, "
+            f"load average {os.getloadavg()[0]:.1f} at the start"
+        )
+        click.echo(
+            f"{'run':<28} {'pages':>6} {'wall s':>7} {'pages/s':>8} {'start-up s':>10} "
+            f"{'steady pages/s':>14} {'workers':>7} {'peak RSS/worker MB':>18} {'private MB':>10} {'CPU s':>6} "
+            f"{'pages/CPU-s':>11}"
+        )
         for run in runs:
             result = measure(run, inputs, Path(scratch) / "results.jsonl")
-            click.echo(f"{run.name:<28} {result.pages:>6} {result.wall_s:>7.1f} {result.pages / result.wall_s:>8.1f} "
-                       f"{result.startup_s:>10.1f} {result.steady_pages_s:>14.1f} {result.workers:>7} "
-                       f"{result.worker_rss_mb:>18.0f} {result.worker_anon_mb:>10.0f} {result.cpu_s:>6.1f} "
-                       f"{result.pages / result.cpu_s if result.cpu_s else float('nan'):>11.1f}")
+            click.echo(
+                f"{run.name:<28} {result.pages:>6} {result.wall_s:>7.1f} {result.pages / result.wall_s:>8.1f} "
+                f"{result.startup_s:>10.1f} {result.steady_pages_s:>14.1f} {result.workers:>7} "
+                f"{result.worker_rss_mb:>18.0f} {result.worker_anon_mb:>10.0f} {result.cpu_s:>6.1f} "
+                f"{result.pages / result.cpu_s if result.cpu_s else float('nan'):>11.1f}"
+            )
         click.echo(f"load average {os.getloadavg()[0]:.1f} at the end (the machine's 2 cores are shared)")
 
 

@@ -8,6 +8,7 @@ ratio. It lives outside device/ because it needs TensorFlow, which device/ never
 weights: what `predict` costs depends on the layers, not on the values of their weights, so the
 timing holds (the load time is then a build time, and the report says which it was).
 """
+
 from __future__ import annotations
 
 import os
@@ -33,9 +34,13 @@ BOOK_MODEL = ROOT / "models" / "dmlp_trained.h5"
 
 
 @click.command()
-@click.option("--keras-model", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="The book's Keras file.  [default: models/dmlp_trained.h5 (make train writes it); "
-                   "before that, the book's network with fresh weights]")
+@click.option(
+    "--keras-model",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The book's Keras file.  [default: models/dmlp_trained.h5 (make train writes it); "
+    "before that, the book's network with fresh weights]",
+)
 @samples_option
 @repeats_option
 @model_options
@@ -86,8 +91,10 @@ def _report(keras_model: Path | None, load_s: float, keras_p50: float, run: Benc
     total_p50 = float(np.percentile(run.total_ms, 50))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if keras_model is None:
-        click.echo("book's Keras path (its dmlp with fresh weights: make train has not written dmlp_trained.h5; "
-                   "predict costs the same; TensorFlow loaded in this process):")
+        click.echo(
+            "book's Keras path (its dmlp with fresh weights: make train has not written dmlp_trained.h5; "
+            "predict costs the same; TensorFlow loaded in this process):"
+        )
     else:
         click.echo(f"book's Keras path ({keras_model.name}, TensorFlow loaded in this process):")
     click.echo(f"  {'load_model' if keras_model else 'build the model (no file)':<30} {load_s * 1e3:>8.0f} ms")

@@ -5,6 +5,7 @@ to a one-pixel skeleton, optionally broken, then drawn again with a round pen of
 width. That gives thin-pen and thick-marker versions of the same handwriting, at any size and
 position. Only numpy and OpenCV, so the device environment can render too.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -24,13 +25,13 @@ CANVAS_LAYOUTS = ("boxed", "free", "photo")
 class Style:
     """The ranges a canvas's handwriting is drawn from."""
 
-    height: tuple[int, int] = (40, 95)       # digit height in pixels
-    pen_radius: tuple[int, int] = (1, 6)     # 3 px pen .. 13 px marker
-    slant: float = 0.3                        # x += slant * (centre - y), both ways
-    broken: float = 0.25                      # chance that a digit has a gap in a stroke
-    pen_cap: float = 0.1                      # the pen's radius is at most this share of the digit's height
-    dotted: float = 0.0                       # chance that a digit's strokes are dashes (a faint pen, a poor scan)
-    cross_box: float = 0.0                    # boxed: chance that a digit crosses its box's line
+    height: tuple[int, int] = (40, 95)  # digit height in pixels
+    pen_radius: tuple[int, int] = (1, 6)  # 3 px pen .. 13 px marker
+    slant: float = 0.3  # x += slant * (centre - y), both ways
+    broken: float = 0.25  # chance that a digit has a gap in a stroke
+    pen_cap: float = 0.1  # the pen's radius is at most this share of the digit's height
+    dotted: float = 0.0  # chance that a digit's strokes are dashes (a faint pen, a poor scan)
+    cross_box: float = 0.0  # boxed: chance that a digit crosses its box's line
 
 
 # A writer's own way with a digit: (skeleton, rng, pen radius) -> (skeleton, a part of it drawn 1 px thin or None).
@@ -68,17 +69,24 @@ def _neighbours(image: np.ndarray) -> list[np.ndarray]:
     shifts = [(-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1)]
     padded = np.pad(image, 1)
     height, width = image.shape
-    return [padded[1 + dy: 1 + dy + height, 1 + dx: 1 + dx + width] for dy, dx in shifts]
+    return [padded[1 + dy : 1 + dy + height, 1 + dx : 1 + dx + width] for dy, dx in shifts]
 
 
-def draw_digit(mnist_digit: np.ndarray, height: int, pen_radius: int, slant: float, broken: bool,
-               rng: np.random.Generator, variant: Variant | None = None) -> np.ndarray:
+def draw_digit(
+    mnist_digit: np.ndarray,
+    height: int,
+    pen_radius: int,
+    slant: float,
+    broken: bool,
+    rng: np.random.Generator,
+    variant: Variant | None = None,
+) -> np.ndarray:
     """One MNIST digit redrawn as a pen stroke: uint8 mask (1 = ink), `height` pixels tall.
 
     `variant` changes the skeleton before the pen draws it (a writer's crossbar, an open loop, dashes).
     """
     rows, cols = np.nonzero(mnist_digit > 0)
-    crop = mnist_digit[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1].astype(np.float32) / 255
+    crop = mnist_digit[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].astype(np.float32) / 255
     inner = max(height - 2 * pen_radius - 1, 8)
     width = max(1, round(crop.shape[1] * inner / crop.shape[0]))
     shape = cv.resize(crop, (width, inner), interpolation=cv.INTER_CUBIC) > 0.45
@@ -112,7 +120,7 @@ def _stretch_to_height(bones: np.ndarray, height: int) -> np.ndarray:
     rows, cols = np.nonzero(bones)
     if len(rows) == 0:
         return bones
-    crop = bones[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+    crop = bones[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     scale = height / crop.shape[0]
     size = (max(1, round(crop.shape[1] * scale)), height)
     return cv.resize(crop, size, interpolation=cv.INTER_NEAREST)
@@ -125,7 +133,9 @@ def slanted(mask: np.ndarray, slant: float) -> np.ndarray:
     return cv.warpAffine(mask, matrix, (width + extra, height), flags=cv.INTER_NEAREST)
 
 
-def _random_digit_mask(digit: np.ndarray | Drawer, style: Style, rng: np.random.Generator, max_height: int) -> np.ndarray:
+def _random_digit_mask(
+    digit: np.ndarray | Drawer, style: Style, rng: np.random.Generator, max_height: int
+) -> np.ndarray:
     if callable(digit):
         return digit(style, rng, max_height)
     height = random_height(style, rng, max_height)
@@ -204,7 +214,7 @@ def free_canvas(digits: Sequence[np.ndarray | Drawer], rng: np.random.Generator,
     ink = int(rng.integers(0, 60))
     for index, mask in enumerate(masks):
         top = margin + int(rng.integers(0, tallest - mask.shape[0] + 21))
-        page[top: top + mask.shape[0], left: left + mask.shape[1]][mask > 0] = ink
+        page[top : top + mask.shape[0], left : left + mask.shape[1]][mask > 0] = ink
         left += mask.shape[1] + (int(gaps[index]) if index < len(gaps) else 0)
     return cv.cvtColor(page, cv.COLOR_GRAY2BGR)
 
@@ -218,7 +228,7 @@ def photo_canvas(digits: Sequence[np.ndarray | Drawer], rng: np.random.Generator
     page = cv.warpAffine(page, tilt, (width, height), flags=cv.INTER_LINEAR, borderValue=255)
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     angle = rng.uniform(0, 2 * np.pi)
-    gradient = (np.cos(angle) * xs / width + np.sin(angle) * ys / height)
+    gradient = np.cos(angle) * xs / width + np.sin(angle) * ys / height
     light = rng.uniform(150, 200) + rng.uniform(30, 55) * (gradient - gradient.min()) / max(np.ptp(gradient), 1e-6)
     photo = page / 255.0 * light  # ink keeps its darkness relative to the paper's light
     photo = cv.GaussianBlur(photo, (0, 0), rng.uniform(0.6, 1.6))
@@ -241,8 +251,9 @@ def _fit(mask: np.ndarray, side: int) -> np.ndarray:
     return cv.resize(mask, size, interpolation=cv.INTER_NEAREST)
 
 
-def render(layout: str, images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
-           style: Style = Style()) -> tuple[np.ndarray, str]:
+def render(
+    layout: str, images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, style: Style = Style()
+) -> tuple[np.ndarray, str]:
     """One canvas of BOX_COUNT random MNIST digits in `layout`, and its true zip code."""
     chosen = rng.choice(len(images), size=BOX_COUNT, replace=False)
     canvas = RENDERERS[layout](images[chosen], rng, style)

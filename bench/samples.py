@@ -3,6 +3,7 @@
 The samples are the demo's and the bench's inputs, and golden files for the tests; regenerate
 them only on purpose, then commit the PNGs and truth.json together.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,8 +21,9 @@ PLAN = (("boxed", 1), ("boxed", 2), ("free", 3), ("photo", 4))  # (layout, seed)
 
 
 @click.command()
-@click.option("--data", type=click.Path(dir_okay=False, path_type=Path), envvar="MNIST_NPZ", required=True,
-              show_envvar=True)
+@click.option(
+    "--data", type=click.Path(dir_okay=False, path_type=Path), envvar="MNIST_NPZ", required=True, show_envvar=True
+)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=SAMPLES, show_default=True)
 def main(data, out):
     mnist = load_npz(data, splits=("test",))

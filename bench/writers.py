@@ -7,6 +7,7 @@ others are ordinary benchmark digits. The rest (bold markers, dotted and broken 
 across the box line) draw every digit their way. Digits drawn their way come from MNIST test
 digits of that label (7, 0, 5) or are drawn from strokes (1, 4), so no training digit is used.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -34,9 +35,9 @@ from train.strokes import crossbar, five_flag, four, open_top, upright_one
 @dataclass(frozen=True)
 class Writer:
     name: str
-    habit: str                                  # what this writer does, for the table
-    style: Style = Style()                      # the ranges every digit of the canvas is drawn from
-    label: int | None = None                    # the digit drawn this writer's way, if only one
+    habit: str  # what this writer does, for the table
+    style: Style = Style()  # the ranges every digit of the canvas is drawn from
+    label: int | None = None  # the digit drawn this writer's way, if only one
     draw: Callable[..., np.ndarray] | None = None  # (MNIST test digit of `label`, style, rng, tallest) -> mask
     layouts: tuple[str, ...] = field(default=CANVAS_LAYOUTS)
 
@@ -59,10 +60,12 @@ def _four(_: np.ndarray, style: Style, rng: np.random.Generator, tallest: int) -
 
 def _mnist_with(variant: Variant) -> Callable[..., np.ndarray]:
     """A drawer that redraws an MNIST test digit as `render` does, its skeleton changed by `variant`."""
+
     def drawn(digit: np.ndarray, style: Style, rng: np.random.Generator, tallest: int) -> np.ndarray:
         height = random_height(style, rng, tallest)
         radius = random_pen_radius(style, rng, height)
         return draw_digit(digit, height, radius, rng.uniform(-style.slant, style.slant), False, rng, variant)
+
     return drawn
 
 
@@ -76,17 +79,28 @@ WRITERS = (
     Writer("fours", "open and closed 4s, drawn from strokes", label=4, draw=_four),
     Writer("zeros", "0s open at the top", label=0, draw=_mnist_with(lambda b, rng, r: (open_top(b, rng, r), None))),
     Writer("fives", "5s whose flag is short, detached or faint (1 px)", label=5, draw=_mnist_with(_five_flag)),
-    Writer("bold", "very bold markers: pen 11-23 px, up to a quarter of the digit's height",
-           Style(height=(55, 95), pen_radius=(5, 11), pen_cap=0.12)),
-    Writer("dotted", "dashed strokes, as from a poor scan or binarisation (every digit; a third also with a gap)",
-           Style(dotted=1.0, broken=0.33)),
-    Writer("crossing", "digits touching or crossing their box's line (half of them)", Style(cross_box=0.5),
-           layouts=("boxed",)),
+    Writer(
+        "bold",
+        "very bold markers: pen 11-23 px, up to a quarter of the digit's height",
+        Style(height=(55, 95), pen_radius=(5, 11), pen_cap=0.12),
+    ),
+    Writer(
+        "dotted",
+        "dashed strokes, as from a poor scan or binarisation (every digit; a third also with a gap)",
+        Style(dotted=1.0, broken=0.33),
+    ),
+    Writer(
+        "crossing",
+        "digits touching or crossing their box's line (half of them)",
+        Style(cross_box=0.5),
+        layouts=("boxed",),
+    ),
 )
 
 
-def render_writer(writer: Writer, layout: str, images: np.ndarray, labels: np.ndarray,
-                  rng: np.random.Generator) -> tuple[np.ndarray, str]:
+def render_writer(
+    writer: Writer, layout: str, images: np.ndarray, labels: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, str]:
     """One canvas of BOX_COUNT MNIST test digits in `layout`, drawn by `writer`, and its true zip code."""
     chosen = rng.choice(len(images), size=BOX_COUNT, replace=False)
     digits: list[np.ndarray | Drawer] = list(images[chosen])

@@ -1,4 +1,5 @@
 """`python -m convert`: quantise a model from train/ to .tflite in four modes and prove parity with Keras."""
+
 from __future__ import annotations
 
 import itertools
@@ -32,27 +33,68 @@ class ConvertError(OneLineError):
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--source", type=click.Path(dir_okay=False, path_type=Path), default=Path("models/dmlp.keras"),
-              show_default=True, help="The Keras model from train/ (its JSON report must sit beside it); "
-                                      "its files are named after its recipe: dmlp_int8.tflite, cnn_int8.tflite.")
-@click.option("--data", type=click.Path(dir_okay=False, path_type=Path), envvar="MNIST_NPZ", required=True,
-              show_envvar=True, help="MNIST npz in Keras' layout.")
+@click.option(
+    "--source",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("models/dmlp.keras"),
+    show_default=True,
+    help="The Keras model from train/ (its JSON report must sit beside it); "
+    "its files are named after its recipe: dmlp_int8.tflite, cnn_int8.tflite.",
+)
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="MNIST_NPZ",
+    required=True,
+    show_envvar=True,
+    help="MNIST npz in Keras' layout.",
+)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("models"), show_default=True)
-@click.option("--mode", "modes", type=click.Choice([m.value for m in Mode]), multiple=True,
-              help="Modes to convert [default: all four].")
-@click.option("--calibration", type=click.IntRange(min=1), default=500, show_default=True,
-              help="Representative training digits for int8, stratified by class (at least 100).")
-@click.option("--device-python", type=click.Path(dir_okay=False, path_type=Path),
-              default=ROOT / ".venv-device" / "bin" / "python", show_default=".venv-device/bin/python",
-              help="Python of the device environment, where tflite-runtime checks parity.")
+@click.option(
+    "--mode",
+    "modes",
+    type=click.Choice([m.value for m in Mode]),
+    multiple=True,
+    help="Modes to convert [default: all four].",
+)
+@click.option(
+    "--calibration",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="Representative training digits for int8, stratified by class (at least 100).",
+)
+@click.option(
+    "--device-python",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=ROOT / ".venv-device" / "bin" / "python",
+    show_default=".venv-device/bin/python",
+    help="Python of the device environment, where tflite-runtime checks parity.",
+)
 @click.option("--float32-agreement", type=float, default=Thresholds.float32_agreement, show_default=True)
 @click.option("--float32-max-dp", type=float, default=Thresholds.float32_max_dp, show_default=True)
 @click.option("--float16-agreement", type=float, default=Thresholds.float16_agreement, show_default=True)
-@click.option("--max-drop-pp", type=float, default=Thresholds.quantised_max_drop, show_default=True,
-              help="dynamic and int8: largest |delta accuracy| vs Keras, in percentage points.")
+@click.option(
+    "--max-drop-pp",
+    type=float,
+    default=Thresholds.quantised_max_drop,
+    show_default=True,
+    help="dynamic and int8: largest |delta accuracy| vs Keras, in percentage points.",
+)
 @click.option("--quantised-agreement", type=float, default=Thresholds.quantised_agreement, show_default=True)
-def main(source, data, out, modes, calibration, device_python, float32_agreement, float32_max_dp,
-         float16_agreement, max_drop_pp, quantised_agreement):
+def main(
+    source,
+    data,
+    out,
+    modes,
+    calibration,
+    device_python,
+    float32_agreement,
+    float32_max_dp,
+    float16_agreement,
+    max_drop_pp,
+    quantised_agreement,
+):
     """Convert SOURCE to .tflite, check parity on all 10,000 MNIST test images in LiteRT and
     tflite-runtime, and only then install the models beside their parity report."""
     thresholds = Thresholds(float32_agreement, float32_max_dp, float16_agreement, max_drop_pp, quantised_agreement)
@@ -63,9 +105,13 @@ def main(source, data, out, modes, calibration, device_python, float32_agreement
     model, origin = _load_source(source)
     mnist = _load_data(data)
     try:
-        representative = (representative_inputs(mnist, calibration, val_split=origin["report"]["val_split"],
-                                                 shape=origin["input_shape"])
-                          if Mode.INT8 in modes else None)
+        representative = (
+            representative_inputs(
+                mnist, calibration, val_split=origin["report"]["val_split"], shape=origin["input_shape"]
+            )
+            if Mode.INT8 in modes
+            else None
+        )
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--calibration") from None
     from device.base.contract import to_model_input
@@ -79,8 +125,9 @@ def main(source, data, out, modes, calibration, device_python, float32_agreement
     rows, missed = [], []
     try:
         for mode in modes:
-            row, mode_missed = _convert_one(model, mode, representative, origin, staging, data, reference, labels,
-                                            device_python, thresholds)
+            row, mode_missed = _convert_one(
+                model, mode, representative, origin, staging, data, reference, labels, device_python, thresholds
+            )
             rows.append(row)
             missed += mode_missed
         if missed:
@@ -92,8 +139,10 @@ def main(source, data, out, modes, calibration, device_python, float32_agreement
         shutil.rmtree(staging, ignore_errors=True)
     for path in installed + write_parity_report(rows, keras_accuracy, source.name, out, origin["name"]):
         click.echo(f"wrote {path}")
-    click.echo(f"next: python -m device demo --model {out / (origin['name'] + '_int8.tflite')}   "
-               "(recognize the sample canvases with it)")
+    click.echo(
+        f"next: python -m device demo --model {out / (origin['name'] + '_int8.tflite')}   "
+        "(recognize the sample canvases with it)"
+    )
 
 
 def _load_source(source: Path):
@@ -107,8 +156,10 @@ def _load_source(source: Path):
         raise ConvertError(f"{report_path}: missing or not a train/ report ({error}); run make train again") from None
     keras_sha256 = sha256_of(source)
     if keras_sha256 != report["keras_sha256"]:
-        raise ConvertError(f"{source}: sha256 does not match {report_path.name} (the run that wrote it was cut "
-                           "short, or the file was replaced); train again")
+        raise ConvertError(
+            f"{source}: sha256 does not match {report_path.name} (the run that wrote it was cut "
+            "short, or the file was replaced); train again"
+        )
     import keras
 
     try:
@@ -117,13 +168,20 @@ def _load_source(source: Path):
         raise ConvertError(f"{source}: cannot load as a Keras model ({str(error).splitlines()[0][:200]})") from None
     input_shape = tuple(model.input_shape[1:])
     if list(input_shape) != report["input"].get("shape"):
-        raise ConvertError(f"{source}: takes input {list(input_shape)}, but {report_path.name} promises "
-                           f"{report['input'].get('shape')}; train again")
+        raise ConvertError(
+            f"{source}: takes input {list(input_shape)}, but {report_path.name} promises "
+            f"{report['input'].get('shape')}; train again"
+        )
     # The files are named after the recipe (dmlp_aug.keras converts to dmlp_int8.tflite, which the
     # device loads by default); a report from before recipes were recorded names the file instead.
-    origin = {"report": report, "keras_name": source.name, "report_name": report_path.name,
-              "keras_sha256": keras_sha256, "input_shape": input_shape,
-              "name": report.get("recipe") or source.stem}
+    origin = {
+        "report": report,
+        "keras_name": source.name,
+        "report_name": report_path.name,
+        "keras_sha256": keras_sha256,
+        "input_shape": input_shape,
+        "name": report.get("recipe") or source.stem,
+    }
     return model, origin
 
 
@@ -134,22 +192,37 @@ def _load_data(data: Path):
         raise ConvertError(str(error)) from None
 
 
-def _convert_one(model, mode: Mode, representative, origin: dict, staging: Path, data: Path, reference, labels,
-                 device_python: Path, thresholds: Thresholds) -> tuple[dict, list[str]]:
+def _convert_one(
+    model,
+    mode: Mode,
+    representative,
+    origin: dict,
+    staging: Path,
+    data: Path,
+    reference,
+    labels,
+    device_python: Path,
+    thresholds: Thresholds,
+) -> tuple[dict, list[str]]:
     import tensorflow as tf
 
     started = time.perf_counter()
     staged = staging / f"{origin['name']}_{mode.value}.tflite"
     write_bytes(staged, convert(model, mode, representative))
     sha = sha256_of(staged)
-    converter = {"tensorflow": tf.__version__, "mode": mode.value,
-                 "calibration_samples": len(representative) if mode is Mode.INT8 else None}
+    converter = {
+        "tensorflow": tf.__version__,
+        "mode": mode.value,
+        "calibration_samples": len(representative) if mode is Mode.INT8 else None,
+    }
     tensors = _tensor_details(staged)
     # A first sidecar (hash and contract) lets device/ load the staged model for the parity runs.
     write_json(staged.with_suffix(".json"), sidecar(staged, mode, origin, tensors, converter, sha256=sha))
     try:
-        parity = [run_litert(staged, data, reference, labels),
-                  run_device_runtime(staged, data, reference, labels, device_python)]
+        parity = [
+            run_litert(staged, data, reference, labels),
+            run_device_runtime(staged, data, reference, labels, device_python),
+        ]
     except ParityError as error:
         raise ConvertError(f"{mode.value}: {error}") from None
     document = sidecar(staged, mode, origin, tensors, converter, parity, sha256=sha)
@@ -159,9 +232,15 @@ def _convert_one(model, mode: Mode, representative, origin: dict, staging: Path,
         missed.append(f"{mode.value}: loads in no runtime ({'; '.join(p.reason or '' for p in parity)})")
     seconds = time.perf_counter() - started
     _print_mode(staged, mode, parity, missed, seconds)
-    row = {"mode": mode.value, "file": staged.name, "size_bytes": staged.stat().st_size, "sha256": sha,
-           "seconds": round(seconds, 1), "runtimes": document["runtimes"] | {
-               name: {**document["runtimes"][name], **values} for name, values in document["parity"].items()}}
+    row = {
+        "mode": mode.value,
+        "file": staged.name,
+        "size_bytes": staged.stat().st_size,
+        "sha256": sha,
+        "seconds": round(seconds, 1),
+        "runtimes": document["runtimes"]
+        | {name: {**document["runtimes"][name], **values} for name, values in document["parity"].items()},
+    }
     return row, missed
 
 
@@ -170,18 +249,29 @@ def _tensor_details(path: Path) -> dict:
 
     interpreter = Interpreter(model_path=str(path))
     details = {"input": interpreter.get_input_details()[0], "output": interpreter.get_output_details()[0]}
-    return {name: {"dtype": d["dtype"].__name__, "shape": [int(v) for v in d["shape_signature"]],
-                   "scale": float(d["quantization"][0]), "zero_point": int(d["quantization"][1])}
-            for name, d in details.items()}
+    return {
+        name: {
+            "dtype": d["dtype"].__name__,
+            "shape": [int(v) for v in d["shape_signature"]],
+            "scale": float(d["quantization"][0]),
+            "zero_point": int(d["quantization"][1]),
+        }
+        for name, d in details.items()
+    }
 
 
 def _print_mode(path: Path, mode: Mode, parity, missed: list[str], seconds: float) -> None:
     verdict = "FAIL" if missed else "ok"
-    runs = "; ".join(f"{p.runtime} {p.accuracy:.2%} ({p.delta_pp:+.2f} pp, agreement {p.agreement:.2%}, "
-                     f"max|dp| {p.max_dp:.1e})" if p.loads else f"{p.runtime}: does not load ({p.reason})"
-                     for p in parity)
-    click.echo(f"{mode.value:<8} {path.name:<22} {path.stat().st_size / 1e6:5.2f} MB {seconds:5.1f} s  "
-               f"parity {verdict}: {runs}")
+    runs = "; ".join(
+        f"{p.runtime} {p.accuracy:.2%} ({p.delta_pp:+.2f} pp, agreement {p.agreement:.2%}, max|dp| {p.max_dp:.1e})"
+        if p.loads
+        else f"{p.runtime}: does not load ({p.reason})"
+        for p in parity
+    )
+    click.echo(
+        f"{mode.value:<8} {path.name:<22} {path.stat().st_size / 1e6:5.2f} MB {seconds:5.1f} s  "
+        f"parity {verdict}: {runs}"
+    )
 
 
 def _install(staging: Path, out: Path) -> list[Path]:

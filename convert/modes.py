@@ -1,4 +1,5 @@
 """The four quantisation modes, mapped in one place onto the TFLite converter's settings."""
+
 from __future__ import annotations
 
 import contextlib
@@ -63,4 +64,5 @@ def _representative_dataset(inputs: np.ndarray) -> Callable[[], Iterator[list[np
     def samples():
         for row in inputs:
             yield [row[np.newaxis, :].astype(np.float32)]
+
     return samples

@@ -4,6 +4,7 @@ LiteRT runs in this process (it is installed beside TensorFlow). tflite-runtime 
 lives in .venv-device, the environment with no TensorFlow, so it is run there as a subprocess of
 `python -m device evaluate`, exactly the command a Pi would run.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,10 +30,10 @@ class ParityError(Exception):
 class Thresholds:
     """What each mode must reach against Keras, in every runtime that loads it."""
 
-    float32_agreement: float = 1.0      # top-1 agreement, fraction
-    float32_max_dp: float = 1e-5        # max |delta probability|
+    float32_agreement: float = 1.0  # top-1 agreement, fraction
+    float32_max_dp: float = 1e-5  # max |delta probability|
     float16_agreement: float = 0.999
-    quantised_max_drop: float = 0.3     # |delta accuracy| in percentage points, dynamic and int8
+    quantised_max_drop: float = 0.3  # |delta accuracy| in percentage points, dynamic and int8
     quantised_agreement: float = 0.995
 
 
@@ -49,15 +50,20 @@ class RuntimeParity:
     invoke_5_ms: float | None = None
 
 
-def compare(runtime: str, version: str, reference: np.ndarray, labels: np.ndarray, probs: np.ndarray,
-            invoke_ms: float) -> RuntimeParity:
+def compare(
+    runtime: str, version: str, reference: np.ndarray, labels: np.ndarray, probs: np.ndarray, invoke_ms: float
+) -> RuntimeParity:
     reference_accuracy = float(np.mean(reference.argmax(1) == labels))
     accuracy = float(np.mean(probs.argmax(1) == labels))
     return RuntimeParity(
-        runtime=runtime, version=version, loads=True, accuracy=round(accuracy, 6),
+        runtime=runtime,
+        version=version,
+        loads=True,
+        accuracy=round(accuracy, 6),
         delta_pp=round((accuracy - reference_accuracy) * 100, 4),
         agreement=round(float(np.mean(probs.argmax(1) == reference.argmax(1))), 6),
-        max_dp=float(np.max(np.abs(probs - reference))), invoke_5_ms=round(invoke_ms, 4),
+        max_dp=float(np.max(np.abs(probs - reference))),
+        invoke_5_ms=round(invoke_ms, 4),
     )
 
 
@@ -74,29 +80,51 @@ def run_litert(model_path: Path, data: Path, reference: np.ndarray, labels: np.n
             report = evaluate_mnist(Classifier(model_path, runtime="ai_edge_litert"), data, save_probs=probs_path)
         except ModelError as error:
             return _refused("ai_edge_litert", runtime_version("ai_edge_litert"), str(error))
-        return compare("ai_edge_litert", report["runtime_version"], reference, labels, np.load(probs_path),
-                       report["invoke_5_ms"])
+        return compare(
+            "ai_edge_litert", report["runtime_version"], reference, labels, np.load(probs_path), report["invoke_5_ms"]
+        )
 
 
-def run_device_runtime(model_path: Path, data: Path, reference: np.ndarray, labels: np.ndarray,
-                       device_python: Path) -> RuntimeParity:
+def run_device_runtime(
+    model_path: Path, data: Path, reference: np.ndarray, labels: np.ndarray, device_python: Path
+) -> RuntimeParity:
     """Parity in tflite-runtime, by running `python -m device evaluate` in .venv-device."""
     with tempfile.TemporaryDirectory() as folder:
         probs_path = Path(folder) / "probs.npy"
-        command = [str(device_python), "-m", "device", "evaluate", "--model", str(model_path.resolve()),
-                   "--data", str(data.resolve()), "--runtime", "tflite_runtime", "--json", "--save-probs", str(probs_path)]
+        command = [
+            str(device_python),
+            "-m",
+            "device",
+            "evaluate",
+            "--model",
+            str(model_path.resolve()),
+            "--data",
+            str(data.resolve()),
+            "--runtime",
+            "tflite_runtime",
+            "--json",
+            "--save-probs",
+            str(probs_path),
+        ]
         try:
             # die_with_parent: a killed convert takes its evaluation with it.
-            done = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                                  cwd=Path(__file__).resolve().parent.parent, preexec_fn=die_with_parent())
+            done = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                cwd=Path(__file__).resolve().parent.parent,
+                preexec_fn=die_with_parent(),
+            )
         except subprocess.TimeoutExpired:
             raise ParityError(f"{model_path}: tflite-runtime took over 600 s to evaluate it") from None
         if done.returncode != 0:
             reason = (done.stderr.strip().splitlines() or ["no output"])[-1].removeprefix("error: ")
             return _refused("tflite_runtime", "2.14.0", reason)
         report = json.loads(done.stdout.strip().splitlines()[-1])
-        return compare("tflite_runtime", report["runtime_version"], reference, labels, np.load(probs_path),
-                       report["invoke_5_ms"])
+        return compare(
+            "tflite_runtime", report["runtime_version"], reference, labels, np.load(probs_path), report["invoke_5_ms"]
+        )
 
 
 def _refused(runtime: str, version: str, reason: str) -> RuntimeParity:
@@ -113,13 +141,17 @@ def failures(mode: Mode, parity: RuntimeParity, thresholds: Thresholds) -> list[
     where = f"{mode.value} on {parity.runtime}"
     checks = []
     if mode is Mode.FLOAT32:
-        checks += [("agreement", parity.agreement, ">=", thresholds.float32_agreement, "--float32-agreement"),
-                   ("max |dp|", parity.max_dp, "<=", thresholds.float32_max_dp, "--float32-max-dp")]
+        checks += [
+            ("agreement", parity.agreement, ">=", thresholds.float32_agreement, "--float32-agreement"),
+            ("max |dp|", parity.max_dp, "<=", thresholds.float32_max_dp, "--float32-max-dp"),
+        ]
     elif mode is Mode.FLOAT16:
         checks += [("agreement", parity.agreement, ">=", thresholds.float16_agreement, "--float16-agreement")]
     else:
-        checks += [("|delta accuracy| (pp)", abs(parity.delta_pp), "<=", thresholds.quantised_max_drop, "--max-drop-pp"),
-                   ("agreement", parity.agreement, ">=", thresholds.quantised_agreement, "--quantised-agreement")]
+        checks += [
+            ("|delta accuracy| (pp)", abs(parity.delta_pp), "<=", thresholds.quantised_max_drop, "--max-drop-pp"),
+            ("agreement", parity.agreement, ">=", thresholds.quantised_agreement, "--quantised-agreement"),
+        ]
     missed = []
     for name, value, relation, limit, flag in checks:
         ok = value >= limit if relation == ">=" else value <= limit

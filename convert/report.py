@@ -1,4 +1,5 @@
 """What convert/ leaves in models/: a JSON sidecar per model, and the parity report."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +9,15 @@ from convert.parity import RuntimeParity, as_dict
 from device.base.files import write_figure, write_json, write_text
 
 
-def sidecar(tflite: Path, mode: Mode, source: dict, tensors: dict, converter: dict,
-            parity: list[RuntimeParity] | None = None, sha256: str = "") -> dict:
+def sidecar(
+    tflite: Path,
+    mode: Mode,
+    source: dict,
+    tensors: dict,
+    converter: dict,
+    parity: list[RuntimeParity] | None = None,
+    sha256: str = "",
+) -> dict:
     """The model's JSON: its contract, quantisation, provenance, the runtimes that load it, its parity."""
     document = {
         "model": tflite.name,
@@ -19,20 +27,28 @@ def sidecar(tflite: Path, mode: Mode, source: dict, tensors: dict, converter: di
         "input": source["report"]["input"],
         "labels": source["report"]["input"]["labels"],
         "tensors": tensors,
-        "source": {"keras": source["keras_name"], "keras_sha256": source["keras_sha256"],
-                   "report": source["report_name"], "keras_test_accuracy": source["report"]["test_accuracy"],
-                   "epochs": source["report"]["epochs"], "augment": source["report"].get("augment", False)},
+        "source": {
+            "keras": source["keras_name"],
+            "keras_sha256": source["keras_sha256"],
+            "report": source["report_name"],
+            "keras_test_accuracy": source["report"]["test_accuracy"],
+            "epochs": source["report"]["epochs"],
+            "augment": source["report"].get("augment", False),
+        },
         "converter": converter,
     }
     if parity is not None:
-        document["runtimes"] = {p.runtime: {"version": p.version, "loads": p.loads, **({"reason": p.reason} if p.reason else {})}
-                                for p in parity}
+        document["runtimes"] = {
+            p.runtime: {"version": p.version, "loads": p.loads, **({"reason": p.reason} if p.reason else {})}
+            for p in parity
+        }
         document["parity"] = {p.runtime: as_dict(p) for p in parity if p.loads}
     return document
 
 
-def write_parity_report(rows: list[dict], keras_accuracy: float, keras_name: str, models: Path,
-                        name: str = "dmlp") -> list[Path]:
+def write_parity_report(
+    rows: list[dict], keras_accuracy: float, keras_name: str, models: Path, name: str = "dmlp"
+) -> list[Path]:
     """The parity report of the modes converted from `keras_name`, in `models`: parity.json, .md and .png
     for the deep MLP (the chapter's), <name>_parity.json, .md and .png for any other recipe."""
     stem = "parity" if name == "dmlp" else f"{name}_parity"
@@ -44,18 +60,25 @@ def write_parity_report(rows: list[dict], keras_accuracy: float, keras_name: str
 
 
 def parity_markdown(rows: list[dict], keras_accuracy: float, keras_name: str) -> str:
-    lines = [f"Keras {keras_name}: {keras_accuracy:.2%} on the 10,000 MNIST test images.", "",
-             "| mode | size | runtime | TFLite accuracy | Δ vs Keras | agreement | max abs Δp | 5-digit invoke |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Keras {keras_name}: {keras_accuracy:.2%} on the 10,000 MNIST test images.",
+        "",
+        "| mode | size | runtime | TFLite accuracy | Δ vs Keras | agreement | max abs Δp | 5-digit invoke |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
         for runtime, parity in row["runtimes"].items():
             if not parity["loads"]:
-                lines.append(f"| {row['mode']} | {row['size_bytes'] / 1e6:.2f} MB | {runtime} {parity['version']} | "
-                             f"does not load: {parity.get('reason', '')} | | | | |")
+                lines.append(
+                    f"| {row['mode']} | {row['size_bytes'] / 1e6:.2f} MB | {runtime} {parity['version']} | "
+                    f"does not load: {parity.get('reason', '')} | | | | |"
+                )
                 continue
-            lines.append(f"| {row['mode']} | {row['size_bytes'] / 1e6:.2f} MB | {runtime} {parity['version']} | "
-                         f"{parity['accuracy']:.2%} | {parity['delta_pp']:+.2f} pp | {parity['agreement']:.2%} | "
-                         f"{parity['max_dp']:.2e} | {parity['invoke_5_ms']:.3f} ms |")
+            lines.append(
+                f"| {row['mode']} | {row['size_bytes'] / 1e6:.2f} MB | {runtime} {parity['version']} | "
+                f"{parity['accuracy']:.2%} | {parity['delta_pp']:+.2f} pp | {parity['agreement']:.2%} | "
+                f"{parity['max_dp']:.2e} | {parity['invoke_5_ms']:.3f} ms |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -68,10 +91,16 @@ def _plot(rows: list[dict], keras_accuracy: float, keras_name: str, path: Path) 
     for row in rows:
         for runtime, parity in row["runtimes"].items():
             if parity["loads"]:
-                axes.scatter(row["size_bytes"] / 1e6, parity["accuracy"] * 100, marker=markers.get(runtime, "s"),
-                             s=70, label=f"{row['mode']} ({runtime})")
-        axes.annotate(row["mode"], (row["size_bytes"] / 1e6, _best(row) * 100), textcoords="offset points",
-                      xytext=(6, 6))
+                axes.scatter(
+                    row["size_bytes"] / 1e6,
+                    parity["accuracy"] * 100,
+                    marker=markers.get(runtime, "s"),
+                    s=70,
+                    label=f"{row['mode']} ({runtime})",
+                )
+        axes.annotate(
+            row["mode"], (row["size_bytes"] / 1e6, _best(row) * 100), textcoords="offset points", xytext=(6, 6)
+        )
     axes.axhline(keras_accuracy * 100, color="grey", linestyle="--", label=f"Keras {keras_accuracy:.2%}")
     axes.set(title=f"{keras_name}: model size vs MNIST test accuracy", xlabel="size (MB)", ylabel="test accuracy (%)")
     axes.grid(True, alpha=0.3)

@@ -5,6 +5,7 @@ TensorFlow is installed: device/ never imports it.
 
 Timings are measured here and printed, never asserted in tests: they depend on the machine.
 """
+
 from __future__ import annotations
 
 import os
@@ -59,10 +60,12 @@ def run_bench(classifier_args, samples: Path, repeats: int) -> BenchRun:
         result = recognize(pages[i % len(pages)], classifier)
         timings[i] = result.preprocess_ms, result.invoke_ms
     run = BenchRun(timings[:, 0], timings[:, 1], [result.numerals for result in warm_up])
-    click.echo(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-               f"{classifier.runtime} {classifier.runtime_version} with {classifier.threads} "
-               f"thread{'s' if classifier.threads > 1 else ''}, "
-               f"model {display_path(classifier.path)} ({classifier.path.stat().st_size / 1e6:.2f} MB)")
+    click.echo(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{classifier.runtime} {classifier.runtime_version} with {classifier.threads} "
+        f"thread{'s' if classifier.threads > 1 else ''}, "
+        f"model {display_path(classifier.path)} ({classifier.path.stat().st_size / 1e6:.2f} MB)"
+    )
     click.echo(f"{'5-digit recognition':<32} {'p50 ms':>8} {'p95 ms':>8}")
     for label, values in (("preprocess", run.preprocess_ms), ("invoke", run.invoke_ms), ("total", run.total_ms)):
         click.echo(f"  {label:<30} {np.percentile(values, 50):>8.3f} {np.percentile(values, 95):>8.3f}")
@@ -90,7 +93,9 @@ def _threads_idle_and_busy(classifier_args, numerals: list[np.ndarray | None]) -
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.2)
-        busy = {threads: median_invoke_ms(classifier, batch, LOAD_REPEATS) for threads, classifier in classifiers.items()}
+        busy = {
+            threads: median_invoke_ms(classifier, batch, LOAD_REPEATS) for threads, classifier in classifiers.items()
+        }
     finally:
         spinner.kill()
         spinner.wait()
@@ -103,13 +108,26 @@ def _threads_idle_and_busy(classifier_args, numerals: list[np.ndarray | None]) -
 def _cold_start(classifier_args, samples: Path) -> tuple[float, float]:
     """Wall time and peak RSS of a fresh `python -m device recognize` on one sample."""
     model_path, threads, runtime = classifier_args
-    command = [sys.executable, "-m", "device", "recognize", str(sorted(samples.glob("*.png"))[0]), "--json",
-               "--model", str(model_path)] + (["--runtime", runtime] if runtime else [])
+    command = [
+        sys.executable,
+        "-m",
+        "device",
+        "recognize",
+        str(sorted(samples.glob("*.png"))[0]),
+        "--json",
+        "--model",
+        str(model_path),
+    ] + (["--runtime", runtime] if runtime else [])
     # An empty cache: a first start on a device includes the model's one-time probe (device/probe.py).
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
-        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors,
-                                 cwd=Path(__file__).resolve().parent.parent, env={**os.environ, "XDG_CACHE_HOME": cache})
+        child = subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            cwd=Path(__file__).resolve().parent.parent,
+            env={**os.environ, "XDG_CACHE_HOME": cache},
+        )
         _, status, usage = os.wait4(child.pid, 0)
         elapsed = time.perf_counter() - started
         if os.waitstatus_to_exitcode(status) != 0:

@@ -6,6 +6,7 @@ read. Pixels are decoded as they are stored (IMREAD_UNCHANGED keeps alpha, which
 flags drop), so the EXIF orientation OpenCV applies only under its other flags is applied here
 (OpenCV turns TIFF pages itself under every flag).
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,28 @@ from device.numeral import to_bgr8, value_scale
 MAX_DECODED_BYTES = 3 * MAX_PIXELS
 # The file's bytes are held while it is decoded: a 120 MB uncompressed page peaked at 427 MB.
 MAX_FILE_BYTES = 64 * 1024 * 1024
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".pbm", ".pgm", ".ppm",
-                  ".pnm", ".pam", ".pfm", ".hdr", ".pic", ".jp2", ".j2k", ".sr", ".ras")
+IMAGE_SUFFIXES = (
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".dib",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".pbm",
+    ".pgm",
+    ".ppm",
+    ".pnm",
+    ".pam",
+    ".pfm",
+    ".hdr",
+    ".pic",
+    ".jp2",
+    ".j2k",
+    ".sr",
+    ".ras",
+)
 FORMATS = "PNG, JPEG, TIFF, WebP, BMP, PNM/PAM, PFM, Radiance HDR, JPEG 2000 or Sun raster"
 
 
@@ -42,8 +63,8 @@ class Header:
     kind: str
     width: int
     height: int
-    decoded_bytes: int     # the pixels as decoded, with any page-sized buffer the decoder holds besides
-    orientation: int = 1   # EXIF orientation (1-8) still to apply after IMREAD_UNCHANGED
+    decoded_bytes: int  # the pixels as decoded, with any page-sized buffer the decoder holds besides
+    orientation: int = 1  # EXIF orientation (1-8) still to apply after IMREAD_UNCHANGED
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -63,8 +84,10 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     image = _decode(data, header)
     del data  # the file's bytes need not outlive decoding
     if value_scale(image) is None:
-        raise ImageError(f"{image.dtype} pixels neither in [0, 1] nor in [0, 255] (by the paper's value, not "
-                         "the brightest pixel); save the page as 8-bit")
+        raise ImageError(
+            f"{image.dtype} pixels neither in [0, 1] nor in [0, 255] (by the paper's value, not "
+            "the brightest pixel); save the page as 8-bit"
+        )
     try:
         page = to_bgr8(image)
     except ValueError as error:  # a shape no page has (5 channels...)
@@ -107,12 +130,15 @@ def _refuse_huge(header: Header) -> None:
     if width * height > MAX_PIXELS:
         raise ImageError(f"{width}x{height} pixels is over the {MAX_PIXELS // 1_000_000} MP limit; scale it down")
     if header.decoded_bytes > MAX_DECODED_BYTES:  # 16-bit, float and alpha pages take 2-16 bytes a pixel
-        raise ImageError(f"{width}x{height} {header.kind} at {header.decoded_bytes / (width * height):.3g} bytes a pixel "
-                         f"takes {header.decoded_bytes // 1_000_000} MB to decode, over {MAX_DECODED_BYTES // 1_000_000} MB; "
-                         "save it as 8-bit, or scale it down")
+        raise ImageError(
+            f"{width}x{height} {header.kind} at {header.decoded_bytes / (width * height):.3g} bytes a pixel "
+            f"takes {header.decoded_bytes // 1_000_000} MB to decode, over {MAX_DECODED_BYTES // 1_000_000} MB; "
+            "save it as 8-bit, or scale it down"
+        )
 
 
 # ---- headers: size and orientation from the first bytes ------------------------------------------
+
 
 def read_header(data: bytes) -> Header:
     """The header of a page image in any format this module reads.
@@ -139,16 +165,21 @@ def _png(data: bytes) -> Header:
         raise ValueError("no IHDR")
     width, height, bit_depth, colour_type = struct.unpack(">IIBB", data[16:26])
     channels = 1 if colour_type == 0 else 3 if colour_type == 2 else 4  # grey+alpha and palettes decode to BGRA
-    return Header("PNG", width, height, width * height * channels * (2 if bit_depth == 16 else 1),
-                  _exif_orientation(_png_exif(data)))
+    return Header(
+        "PNG",
+        width,
+        height,
+        width * height * channels * (2 if bit_depth == 16 else 1),
+        _exif_orientation(_png_exif(data)),
+    )
 
 
 def _png_exif(data: bytes) -> bytes | None:
     offset = 8
     while offset + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[offset: offset + 8])
+        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
         if kind == b"eXIf":
-            return data[offset + 8: offset + 8 + length]
+            return data[offset + 8 : offset + 8 + length]
         if kind in (b"IDAT", b"IEND"):
             return None
         offset += 12 + length
@@ -164,8 +195,8 @@ def _jpeg(data: bytes) -> Header:
         if marker == 0xFF:  # fill byte
             offset += 1
             continue
-        length = struct.unpack(">H", data[offset + 2: offset + 4])[0]
-        segment = data[offset + 4: offset + 2 + length]
+        length = struct.unpack(">H", data[offset + 2 : offset + 4])[0]
+        segment = data[offset + 4 : offset + 2 + length]
         if marker == 0xE1 and segment.startswith(b"Exif\x00\x00") and exif is None:
             exif = segment[6:]
         elif 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
@@ -185,8 +216,8 @@ def _webp(data: bytes) -> Header:
         raise ValueError("RIFF, not WebP")
     offset, size, exif = 12, None, None
     while offset + 8 <= len(data):
-        kind, length = struct.unpack("<4sI", data[offset: offset + 8])
-        body = data[offset + 8: offset + 8 + length]
+        kind, length = struct.unpack("<4sI", data[offset : offset + 8])
+        body = data[offset + 8 : offset + 8 + length]
         if kind == b"VP8X":
             size = (int.from_bytes(body[4:7], "little") + 1, int.from_bytes(body[7:10], "little") + 1)
         elif kind == b"VP8 " and size is None:
@@ -223,21 +254,21 @@ def _tiff_tags(data: bytes) -> dict[int, int]:
     # Entry counts, value counts and offsets: 2, 4 and 4 bytes in a classic TIFF, 8 each in a BigTIFF.
     count_format, value_count_format, offset_format, entry_size = ("Q", "Q", "Q", 20) if big else ("H", "I", "I", 12)
     offset = struct.unpack(order + offset_format, data[8:16] if big else data[4:8])[0]
-    count = struct.unpack(order + count_format, data[offset: offset + struct.calcsize(count_format)])[0]
+    count = struct.unpack(order + count_format, data[offset : offset + struct.calcsize(count_format)])[0]
     start = offset + struct.calcsize(count_format)
     value_formats = {1: "B", 3: "H", 4: "I", 16: "Q"}  # BYTE, SHORT, LONG, LONG8
     tags = {}
     for k in range(min(count, 4096)):
-        entry = data[start + k * entry_size: start + (k + 1) * entry_size]
+        entry = data[start + k * entry_size : start + (k + 1) * entry_size]
         tag, kind = struct.unpack(order + "HH", entry[:4])
         if kind not in value_formats:
             continue
-        values = struct.unpack(order + value_count_format, entry[4: 12 if big else 8])[0]
+        values = struct.unpack(order + value_count_format, entry[4 : 12 if big else 8])[0]
         field = entry[12:20] if big else entry[8:12]
         value_format = order + value_formats[kind]
         if values * struct.calcsize(value_format) > len(field):  # stored elsewhere: the field is its offset
             at = struct.unpack(order + offset_format, field)[0]
-            field = data[at: at + struct.calcsize(value_format)]
+            field = data[at : at + struct.calcsize(value_format)]
         tags[tag] = struct.unpack(value_format, field[: struct.calcsize(value_format)])[0]  # the first value
     return tags
 
@@ -285,7 +316,7 @@ def _pfm(data: bytes) -> Header:
 
 def _hdr(data: bytes) -> Header:
     end = data.find(b"\n\n", 0, 65536)
-    line = data[end + 2: data.find(b"\n", end + 2, end + 256)].split()
+    line = data[end + 2 : data.find(b"\n", end + 2, end + 256)].split()
     sizes = {line[0][1:2]: int(line[1]), line[2][1:2]: int(line[3])}  # e.g. -Y 1200 +X 1600
     width, height = sizes[b"X"], sizes[b"Y"]
     return Header("Radiance HDR", width, height, width * height * 3 * 4 * 2)  # float BGR, read, then copied
@@ -294,10 +325,10 @@ def _hdr(data: bytes) -> Header:
 def _jp2(data: bytes) -> Header:
     # The codestream's SIZ segment, which OpenJPEG decodes by (a JP2 file's ihdr box could say otherwise).
     siz = data.index(b"\xff\x4f\xff\x51")
-    x, y, x0, y0 = struct.unpack(">IIII", data[siz + 8: siz + 24])
-    components = struct.unpack(">H", data[siz + 40: siz + 42])[0]
+    x, y, x0, y0 = struct.unpack(">IIII", data[siz + 8 : siz + 24])
+    components = struct.unpack(">H", data[siz + 40 : siz + 42])[0]
     width, height = x - x0, y - y0
-    precision = max((byte & 0x7F) + 1 for byte in data[siz + 42: siz + 42 + 3 * components: 3])
+    precision = max((byte & 0x7F) + 1 for byte in data[siz + 42 : siz + 42 + 3 * components : 3])
     # OpenJPEG holds every sample as a 32-bit integer, beside the decoded page.
     per_sample = 4 + (2 if precision > 8 else 1)
     return Header("JPEG 2000", width, height, width * height * components * per_sample)
@@ -329,9 +360,9 @@ def _exif_orientation(exif: bytes | None) -> int:
     order = "<" if exif[:2] == b"II" else ">"
     try:
         offset = struct.unpack(order + "I", exif[4:8])[0]
-        count = struct.unpack(order + "H", exif[offset: offset + 2])[0]
+        count = struct.unpack(order + "H", exif[offset : offset + 2])[0]
         for k in range(min(count, 1024)):
-            entry = exif[offset + 2 + 12 * k: offset + 14 + 12 * k]
+            entry = exif[offset + 2 + 12 * k : offset + 14 + 12 * k]
             tag, kind = struct.unpack(order + "HH", entry[:4])
             if tag == 0x0112 and kind == 3:
                 value = struct.unpack(order + "H", entry[8:10])[0]

@@ -5,17 +5,24 @@ successor everywhere else; TensorFlow's own interpreter is a last resort on a de
 Both the classifier (device/runtime.py) and the probe's child process (device/probe.py) build
 their interpreters here.
 """
+
 from __future__ import annotations
 
 import importlib
 import importlib.metadata
 
 RUNTIMES = ("tflite_runtime", "ai_edge_litert", "tensorflow")
-_MODULES = {"tflite_runtime": "tflite_runtime.interpreter", "ai_edge_litert": "ai_edge_litert.interpreter",
-            "tensorflow": "tensorflow.lite"}
+_MODULES = {
+    "tflite_runtime": "tflite_runtime.interpreter",
+    "ai_edge_litert": "ai_edge_litert.interpreter",
+    "tensorflow": "tensorflow.lite",
+}
 _DISTRIBUTIONS = {"tflite_runtime": "tflite-runtime", "ai_edge_litert": "ai-edge-litert", "tensorflow": "tensorflow"}
-INSTALL_HINT = {"tflite_runtime": "pip install tflite-runtime==2.14.0", "ai_edge_litert": "pip install ai-edge-litert==2.3.0",
-                "tensorflow": "pip install tensorflow==2.21.0"}
+INSTALL_HINT = {
+    "tflite_runtime": "pip install tflite-runtime==2.14.0",
+    "ai_edge_litert": "pip install ai-edge-litert==2.3.0",
+    "tensorflow": "pip install tensorflow==2.21.0",
+}
 
 
 class ModelError(Exception):
@@ -28,7 +35,7 @@ def available_runtime(preferred: str | None = None) -> str:
     Raises:
         ModelError: when the forced runtime, or every runtime, is missing.
     """
-    for name in ([preferred] if preferred else RUNTIMES):
+    for name in [preferred] if preferred else RUNTIMES:
         try:
             importlib.import_module(_MODULES[name])
             return name

@@ -3,6 +3,7 @@
 The canvas is the book's program 7-7: 520x200, white, five red boxes at x = 10+100i .. 110+100i,
 y = 50 .. 150. `recognize` finds the boxes by colour, so a canvas saved at another scale works too.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -14,21 +15,21 @@ import numpy as np
 
 from device.numeral import MIN_EXTENT, QUARTER_SIZE_FROM, Ink, as_gray, find_ink
 
-CANVAS_SIZE = (200, 520)   # rows, columns
+CANVAS_SIZE = (200, 520)  # rows, columns
 BOX_COUNT = 5
-BOX_COLOUR = (0, 0, 255)   # BGR red
+BOX_COLOUR = (0, 0, 255)  # BGR red
 BOX_TOP, BOX_BOTTOM = 50, 150
 BOX_LEFT, BOX_PITCH = 10, 100
-MIN_LINE = 40             # red pixels in a row before it can be a box's top or bottom edge
-HORIZONTAL_LINE = 0.5     # a box's top or bottom edge: a row at least this share as red as the reddest
-VERTICAL_LINE = 0.6       # a box's side: a column red over at least this share of the rows between them
-MIN_SAMPLED_RED = 4       # fewer red pixels in every fourth row, and no boxes of solid lines can be found:
-                          # they need two sides of at least 12 px (0.6 of a 20 px band), 6 px in those rows
+MIN_LINE = 40  # red pixels in a row before it can be a box's top or bottom edge
+HORIZONTAL_LINE = 0.5  # a box's top or bottom edge: a row at least this share as red as the reddest
+VERTICAL_LINE = 0.6  # a box's side: a column red over at least this share of the rows between them
+MIN_SAMPLED_RED = 4  # fewer red pixels in every fourth row, and no boxes of solid lines can be found:
+# they need two sides of at least 12 px (0.6 of a 20 px band), 6 px in those rows
 # Free handwriting of up to 20 digits is tens of groups of ink. Joining marks to digits compares
 # every mark with every digit, so a page of thousands (dots, a texture) is not read as handwriting.
 MAX_GROUPS = 1_000
-MARK_REACH = 0.25         # a small mark this share of a digit's width from it, or nearer, is part of it
-SHARED_PIECE = 0.3        # a piece of ink this share of which lies in each of two boxes is two touching digits
+MARK_REACH = 0.25  # a small mark this share of a digit's width from it, or nearer, is part of it
+SHARED_PIECE = 0.3  # a piece of ink this share of which lies in each of two boxes is two touching digits
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Rect:
     h: int
 
     def crop(self, image: np.ndarray) -> np.ndarray:
-        return image[self.y: self.y + self.h, self.x: self.x + self.w]
+        return image[self.y : self.y + self.h, self.x : self.x + self.w]
 
     def moved(self, dx: int, dy: int) -> Rect:
         return Rect(self.x + dx, self.y + dy, self.w, self.h)
@@ -115,14 +116,18 @@ def _book_outlines_in(red: np.ndarray, row: Rect) -> bool:
     (a red rule above the boxes misleads it, not this)."""
     top, bottom, left = BOX_TOP - row.y, BOX_BOTTOM - row.y, BOX_LEFT - row.x
     width = BOX_COUNT * BOX_PITCH + 1
-    outline_rows = min(cv.countNonZero(red[y, left: left + width]) for y in (top, bottom))
-    inside_rows = max(cv.countNonZero(red[y, left: left + width]) for y in (top + 1, bottom - 1))
-    band = red[top + 1: bottom, left: left + width]
+    outline_rows = min(cv.countNonZero(red[y, left : left + width]) for y in (top, bottom))
+    inside_rows = max(cv.countNonZero(red[y, left : left + width]) for y in (top + 1, bottom - 1))
+    band = red[top + 1 : bottom, left : left + width]
     counts = _counts(band.take(_SIDE_COLUMNS + _INSIDE_COLUMNS, axis=1), axis=0).tolist()  # one copy, one sum
-    sides, insides = counts[: len(_SIDE_COLUMNS)], counts[len(_SIDE_COLUMNS):]
+    sides, insides = counts[: len(_SIDE_COLUMNS)], counts[len(_SIDE_COLUMNS) :]
     # Rows this red are lines whatever the reddest row of the page: over half of its width.
-    return (outline_rows >= 0.9 * width and inside_rows < HORIZONTAL_LINE * outline_rows
-            and min(sides) >= VERTICAL_LINE * len(band) and max(insides) < VERTICAL_LINE * len(band))
+    return (
+        outline_rows >= 0.9 * width
+        and inside_rows < HORIZONTAL_LINE * outline_rows
+        and min(sides) >= VERTICAL_LINE * len(band)
+        and max(insides) < VERTICAL_LINE * len(band)
+    )
 
 
 # Columns of the book's row of boxes, from the left edge of the first: each box's sides, and the
@@ -150,7 +155,7 @@ def find_boxes(image: np.ndarray, red: np.ndarray | None = None) -> list[Rect]:
     if len(horizontal) < 2:
         return []
     top, bottom = horizontal[0], horizontal[-1]
-    band = red[top[1]: bottom[0]]
+    band = red[top[1] : bottom[0]]
     vertical = _line_runs(_counts(band, axis=0) >= VERTICAL_LINE * len(band)) if len(band) >= 20 else []
     boxes = []
     for left, right in zip(vertical, vertical[1:]):
@@ -226,8 +231,10 @@ def _ink_on_edges(ink: np.ndarray, boxes: list[Rect]) -> bool:
     left, right = min(box.x for box in boxes), max(box.x + box.w for box in boxes)
     rows = sorted({box.y for box in boxes} | {box.y + box.h - 1 for box in boxes})
     columns = sorted({box.x for box in boxes} | {box.x + box.w - 1 for box in boxes})
-    return (cv.countNonZero(ink.take(rows, axis=0)[:, left:right]) > 0
-            or cv.countNonZero(np.ascontiguousarray(ink[top:bottom].take(columns, axis=1))) > 0)
+    return (
+        cv.countNonZero(ink.take(rows, axis=0)[:, left:right]) > 0
+        or cv.countNonZero(np.ascontiguousarray(ink[top:bottom].take(columns, axis=1))) > 0
+    )
 
 
 def page_ink(image: np.ndarray, red: np.ndarray | None = None) -> Ink:
@@ -407,4 +414,4 @@ def _split_widest(groups: list[Rect], ink: np.ndarray) -> list[Rect] | None:
     middle = slice(rect.w // 4, 3 * rect.w // 4)
     cut = middle.start + int(np.argmin(profile[middle]))
     left, right = Rect(rect.x, rect.y, cut, rect.h), Rect(rect.x + cut, rect.y, rect.w - cut, rect.h)
-    return groups[:i] + [left, right] + groups[i + 1:]
+    return groups[:i] + [left, right] + groups[i + 1 :]

@@ -12,6 +12,7 @@ OpenCV gives some calls a second meaning by the array's shape: `cv.moments` and
 image, so a digit normalised to 2 px wide (a tall, upright 1) had no mass and came out blank.
 `ink_bounds` and `mass_centre` are the only ways into those two calls for images.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,14 +22,14 @@ import numpy as np
 
 from device.base.contract import IMAGE_SIDE
 
-DIGIT_BOX = 20             # MNIST's digit box inside the 28x28 frame
-MIN_CONTRAST = 0.25        # ink must be at least this much darker than the paper around it
-SPECK_FRACTION = 0.03      # pieces of ink smaller than this share of the largest are specks,
-SPECK_EXTENT = 0.3         # unless they reach this share of the longest piece's length (a thin 1 beside bold digits)
-MIN_INK_PIXELS = 6         # less ink than this is a blank box, never a guess
-MIN_EXTENT = 0.15          # nor is a mark smaller than this share of its region (a dot, a slip)
-QUARTER_SIZE_FROM = 120    # pages at least this many pixels each way estimate their paper at a quarter size,
-                           # and take Otsu's level from a quarter of their rows
+DIGIT_BOX = 20  # MNIST's digit box inside the 28x28 frame
+MIN_CONTRAST = 0.25  # ink must be at least this much darker than the paper around it
+SPECK_FRACTION = 0.03  # pieces of ink smaller than this share of the largest are specks,
+SPECK_EXTENT = 0.3  # unless they reach this share of the longest piece's length (a thin 1 beside bold digits)
+MIN_INK_PIXELS = 6  # less ink than this is a blank box, never a guess
+MIN_EXTENT = 0.15  # nor is a mark smaller than this share of its region (a dot, a slip)
+QUARTER_SIZE_FROM = 120  # pages at least this many pixels each way estimate their paper at a quarter size,
+# and take Otsu's level from a quarter of their rows
 # More separate pieces of ink than this is not handwriting (a halftone, a texture, a page of dots):
 # no ink. Counting each piece costs Python work and memory, 12 s and 530 MB for 395,000 dots on 40 MP.
 MAX_PIECES = 20_000
@@ -65,12 +66,12 @@ def to_bgr8(image: np.ndarray) -> np.ndarray:
     page = np.empty((*image.shape[:2], 3), np.uint8)
     rows = max(1, BAND_PIXELS // max(image.shape[1], 1))
     for top in range(0, image.shape[0], rows):
-        page[top: top + rows] = _band_to_bgr8(image[top: top + rows], scale)
+        page[top : top + rows] = _band_to_bgr8(image[top : top + rows], scale)
     return page
 
 
 BAND_PIXELS = 1 << 20  # pixels `to_bgr8` converts at once: a few MB of temporaries whatever the page
-PAPER_SHARE = 0.99     # a page is mostly paper: the value this share of its pixels reach is the paper's
+PAPER_SHARE = 0.99  # a page is mostly paper: the value this share of its pixels reach is the paper's
 
 
 def _band_to_bgr8(band: np.ndarray, scale: float) -> np.ndarray:
@@ -125,8 +126,8 @@ def value_scale(image: np.ndarray) -> float | None:
 class Ink:
     """The ink found on a page."""
 
-    mask: np.ndarray     # uint8 0/1, the page's shape
-    blobs: np.ndarray    # (K, 4) int: x, y, w, h of each connected piece of ink kept, in page pixels
+    mask: np.ndarray  # uint8 0/1, the page's shape
+    blobs: np.ndarray  # (K, 4) int: x, y, w, h of each connected piece of ink kept, in page pixels
 
 
 def find_ink(gray: np.ndarray) -> Ink:
@@ -217,7 +218,7 @@ def remove_specks(mask: np.ndarray) -> Ink:
     left, top, width, height = ink_bounds(mask)  # outlines are traced only where there is ink
     if width == 0:
         return _no_ink(mask.shape)
-    inked = mask[top: top + height, left: left + width]
+    inked = mask[top : top + height, left : left + width]
     if _over_max_pieces(inked):  # before tracing them: 395,000 outlines alone took 230 MB
         return _no_ink(mask.shape)
     pieces = _outer_outlines(inked, (left, top))
@@ -228,7 +229,7 @@ def remove_specks(mask: np.ndarray) -> Ink:
     # counts removed the same specks as exact labelling (connectedComponentsWithStats) on all but 2,
     # at half its cost, which was a sixth of a whole recognition. Per-piece calls make a page of
     # thousands of noise specks slow either way (labelling cleared each speck in its own call).
-    amounts = [cv.countNonZero(mask[y: y + h, x: x + w]) for x, y, w, h in rects]
+    amounts = [cv.countNonZero(mask[y : y + h, x : x + w]) for x, y, w, h in rects]
     least = max(2, SPECK_FRACTION * max(amounts)) if len(pieces) > 1 else 0
     shortest = SPECK_EXTENT * max(max(w, h) for _, _, w, h in rects)
     is_speck = [amount < least and max(w, h) < shortest for amount, (_, _, w, h) in zip(amounts, rects)]
@@ -255,7 +256,7 @@ def _over_max_pieces(mask: np.ndarray) -> bool:
     rows = max(1, PIECE_BAND_PIXELS // mask.shape[1])
     whole = 0
     for top in range(0, mask.shape[0], rows):
-        band = mask[top: top + rows]
+        band = mask[top : top + rows]
         _, _, stats, _ = cv.connectedComponentsWithStats(band, connectivity=8)
         first, last = stats[1:, cv.CC_STAT_TOP], stats[1:, cv.CC_STAT_TOP] + stats[1:, cv.CC_STAT_HEIGHT]
         clear_above = (first > 0) | (top == 0)  # the page's own edge is no band edge
@@ -295,7 +296,7 @@ def normalise(ink: np.ndarray) -> np.ndarray | None:
     left, top, width, height = ink_bounds(ink)
     if max(width, height) < MIN_EXTENT * min(ink.shape):
         return None
-    crop = ink[top: top + height, left: left + width].astype(np.float32)
+    crop = ink[top : top + height, left : left + width].astype(np.float32)
     scale = DIGIT_BOX / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     interpolation = cv.INTER_AREA if scale < 1 else cv.INTER_LINEAR
@@ -313,8 +314,9 @@ def _centre_by_mass(digit: np.ndarray) -> np.ndarray | None:
     # Plain Python arithmetic: numpy's scalar functions cost microseconds each, five digits a page.
     top = _clamp(round(middle - centre[1]), IMAGE_SIDE - height)
     left = _clamp(round(middle - centre[0]), IMAGE_SIDE - width)
-    return cv.copyMakeBorder(digit, top, IMAGE_SIDE - height - top, left, IMAGE_SIDE - width - left,
-                             cv.BORDER_CONSTANT, value=0.0)
+    return cv.copyMakeBorder(
+        digit, top, IMAGE_SIDE - height - top, left, IMAGE_SIDE - width - left, cv.BORDER_CONSTANT, value=0.0
+    )
 
 
 def ink_bounds(mask: np.ndarray) -> tuple[int, int, int, int]:

@@ -8,6 +8,7 @@ on known digits: its output must be finite probabilities of the contract's shape
 most of those digits right. A model that passed once is remembered by its hash, runtime and runtime
 version, so the probe costs one start-up per model.
 """
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,9 @@ def probe(content: bytes, sha256: str, runtime: str, version: str, tensors: dict
         pass
     try:
         command = [sys.executable, "-m", "device.probe", runtime] + ([json.dumps(tensors)] if tensors else [])
-        done = subprocess.run(command, input=content, capture_output=True,
-                              timeout=PROBE_TIMEOUT_S, preexec_fn=die_with_parent())
+        done = subprocess.run(
+            command, input=content, capture_output=True, timeout=PROBE_TIMEOUT_S, preexec_fn=die_with_parent()
+        )
     except subprocess.TimeoutExpired:
         return f"{runtime} hangs loading it"
     except OSError as error:  # this Python cannot start a child of itself (a sandbox, a process limit)
@@ -97,12 +99,14 @@ def _child(runtime: str, recorded: dict | None) -> None:
         interpreter.resize_tensor_input(signature.input_index, [batch, *signature.input_shape])
         interpreter.allocate_tensors()
         for start in range(0, len(inputs) - batch + 1, batch) if batch > 1 else [0]:
-            scores = _invoke(interpreter, signature, inputs[start: start + batch], watchdog)
+            scores = _invoke(interpreter, signature, inputs[start : start + batch], watchdog)
             if batch > 1:
-                right += int(np.sum(scores.argmax(1) == digits[start: start + batch]))
+                right += int(np.sum(scores.argmax(1) == digits[start : start + batch]))
     if right < MIN_KNOWN_RIGHT:
-        raise ProbeFailure(f"it reads only {right} of {len(digits)} known digits right (the sample canvases' "
-                           "numerals): its weights, quantisation or softmax do not match its contract")
+        raise ProbeFailure(
+            f"it reads only {right} of {len(digits)} known digits right (the sample canvases' "
+            "numerals): its weights, quantisation or softmax do not match its contract"
+        )
 
 
 def _invoke(interpreter, signature, batch, watchdog):
@@ -120,8 +124,10 @@ def _invoke(interpreter, signature, batch, watchdog):
         raise ProbeFailure("its output is not finite (NaN or infinity) on a known digit")
     sums = scores.sum(axis=1)
     if scores.min() < -SUM_TOLERANCE or scores.max() > 1 + SUM_TOLERANCE or np.any(np.abs(sums - 1) > SUM_TOLERANCE):
-        raise ProbeFailure(f"its scores are not probabilities (from {scores.min():.3g} to {scores.max():.3g}, rows "
-                           f"summing to {sums.min():.3g}..{sums.max():.3g}): the model must end in softmax")
+        raise ProbeFailure(
+            f"its scores are not probabilities (from {scores.min():.3g} to {scores.max():.3g}, rows "
+            f"summing to {sums.min():.3g}..{sums.max():.3g}): the model must end in softmax"
+        )
     return scores
 
 
@@ -131,8 +137,10 @@ def _refuse_huge_tensors(interpreter, batch: int) -> None:
         for size in tensor["shape"]:
             elements *= max(int(size), 1)
         if elements > MAX_TENSOR_ELEMENTS:
-            raise ProbeFailure(f"tensor {tensor['name']!r} would hold {elements:,} values at batch {batch} "
-                               f"(shape {[int(v) for v in tensor['shape']]}): not a digit model")
+            raise ProbeFailure(
+                f"tensor {tensor['name']!r} would hold {elements:,} values at batch {batch} "
+                f"(shape {[int(v) for v in tensor['shape']]}): not a digit model"
+            )
 
 
 if __name__ == "__main__":

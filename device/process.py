@@ -3,6 +3,7 @@
 They change the whole process (OpenCV's thread pool, the C heap), so no module applies them when it
 is imported: a library user, or train/ using the device's normaliser, keeps its own settings.
 """
+
 from __future__ import annotations
 
 import cv2 as cv

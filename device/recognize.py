@@ -1,4 +1,5 @@
 """recognize(page) -> Result: the pure core every mode shares (GUI, recognize, camera, bench)."""
+
 from __future__ import annotations
 
 import time
@@ -30,7 +31,7 @@ class NotProbabilities(PageError):
 
 @dataclass(frozen=True)
 class Digit:
-    digit: int | None          # None: blank or unreadable position
+    digit: int | None  # None: blank or unreadable position
     confidence: float | None
 
     @property
@@ -45,7 +46,7 @@ class Digit:
 class Result:
     digits: list[Digit]
     layout: str
-    regions: list[Rect | None]                # where each digit was read, in page pixels; None: missing
+    regions: list[Rect | None]  # where each digit was read, in page pixels; None: missing
     numerals: list[np.ndarray | None] = field(repr=False)  # the model inputs, None where blank
     preprocess_ms: float = 0.0
     invoke_ms: float = 0.0
@@ -66,8 +67,9 @@ class Result:
     @property
     def confidence_text(self) -> str:
         """Each digit's confidence, '-' where blank and a '?' after a low one."""
-        return " ".join("-" if d.confidence is None else f"{d.confidence:.2f}{'?' if d.low_confidence else ''}"
-                        for d in self.digits)
+        return " ".join(
+            "-" if d.confidence is None else f"{d.confidence:.2f}{'?' if d.low_confidence else ''}" for d in self.digits
+        )
 
     @property
     def summary(self) -> str:
@@ -77,9 +79,16 @@ class Result:
 
     def record(self, source: str, classifier: Classifier) -> dict:
         """One JSON object for this result: the schema of recognize, camera and batch (docs/device.md)."""
-        return {"file": source, "zip": self.zip, "digits": [d.as_json() for d in self.digits],
-                "low_confidence": self.low_confidence, "layout": self.layout,
-                "runtime": classifier.runtime, "model": display_path(classifier.path), "ms": round(self.ms, 3)}
+        return {
+            "file": source,
+            "zip": self.zip,
+            "digits": [d.as_json() for d in self.digits],
+            "low_confidence": self.low_confidence,
+            "layout": self.layout,
+            "runtime": classifier.runtime,
+            "model": display_path(classifier.path),
+            "ms": round(self.ms, 3),
+        }
 
 
 def error_record(source: str, message: str) -> dict:
@@ -102,10 +111,18 @@ def recognize(page: np.ndarray, classifier: Classifier, layout: str = "auto", di
     probabilities = classifier.predict(to_model_input(np.array(present))) if present else np.zeros((0, 10))
     finished = time.perf_counter()
     if not np.isfinite(probabilities).all():  # JSON has no NaN, and argmax of NaN is a made-up digit
-        raise NotProbabilities("the model's scores for this page are not finite (NaN or infinity); "
-                               "the model is unsound on this input: use another model")
-    return Result(_read(numerals, probabilities, classifier.labels), chosen, regions, numerals,
-                  (prepared - started) * 1e3, (finished - prepared) * 1e3)
+        raise NotProbabilities(
+            "the model's scores for this page are not finite (NaN or infinity); "
+            "the model is unsound on this input: use another model"
+        )
+    return Result(
+        _read(numerals, probabilities, classifier.labels),
+        chosen,
+        regions,
+        numerals,
+        (prepared - started) * 1e3,
+        (finished - prepared) * 1e3,
+    )
 
 
 def _numerals(page: np.ndarray, layout: str, digits: int) -> tuple[str, list[Rect | None], list[np.ndarray | None]]:

@@ -3,6 +3,7 @@
 tflite-runtime is the Raspberry Pi's interpreter (Linux, Python <= 3.11); ai-edge-litert is its
 successor everywhere else; TensorFlow's own interpreter is a last resort on a development machine.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,7 +54,9 @@ def read_sidecar(model_path: Path) -> dict:
     # The shape is one of the two the schema allows; _check_signature holds the model to it.
     for key in ("range", "ink"):
         if contract.get(key) != INPUT_CONTRACT[key]:
-            raise ModelError(f"{path}: input {key} is {contract.get(key)!r}, this recogniser feeds {INPUT_CONTRACT[key]!r}")
+            raise ModelError(
+                f"{path}: input {key} is {contract.get(key)!r}, this recogniser feeds {INPUT_CONTRACT[key]!r}"
+            )
     return sidecar
 
 
@@ -96,8 +99,10 @@ def read_model_bytes(model_path: Path, sidecar: dict) -> bytes:
         installing = installing_path(model_path, sidecar["sha256"])
         content = _read_capped(installing) if installing.is_file() else b""
     if hashlib.sha256(content).hexdigest() != sidecar["sha256"]:
-        raise HashMismatch(f"{model_path}: sha256 does not match {sidecar_path(model_path).name}; "
-                           "the file is damaged or was replaced: copy it again, or rerun make convert")
+        raise HashMismatch(
+            f"{model_path}: sha256 does not match {sidecar_path(model_path).name}; "
+            "the file is damaged or was replaced: copy it again, or rerun make convert"
+        )
     if len(content) < 8 or content[4:8] != b"TFL3":
         raise ModelError(f"{model_path}: not a TFLite flatbuffer (no TFL3 identifier)")
     return content
@@ -109,8 +114,9 @@ class Classifier:
     The model's input shape (flat 784 for an MLP, 28x28x1 for a CNN) comes from its JSON contract.
     """
 
-    def __init__(self, model_path: str | os.PathLike = DEFAULT_MODEL, threads: int | None = None,
-                 runtime: str | None = None):
+    def __init__(
+        self, model_path: str | os.PathLike = DEFAULT_MODEL, threads: int | None = None, runtime: str | None = None
+    ):
         self.path = Path(model_path)
         problem = regular_file_problem(self.path)  # a directory, a FIFO, /dev/null, a link loop, no permission
         if problem:
@@ -137,9 +143,15 @@ class Classifier:
         verdict = (self.sidecar.get("runtimes") or {}).get(runtime)
         if isinstance(verdict, dict) and verdict.get("loads") is False:
             others = [name for name, v in self.sidecar["runtimes"].items() if isinstance(v, dict) and v.get("loads")]
-            hint = f"install {others[0]} ({INSTALL_HINT.get(others[0], others[0])}) and pass --runtime {others[0]}" if others else "use another model"
-            raise ModelError(f"{self.path}: {runtime} {runtime_version(runtime)} cannot run this model "
-                             f"({verdict.get('reason', 'see its JSON')}); {hint}")
+            hint = (
+                f"install {others[0]} ({INSTALL_HINT.get(others[0], others[0])}) and pass --runtime {others[0]}"
+                if others
+                else "use another model"
+            )
+            raise ModelError(
+                f"{self.path}: {runtime} {runtime_version(runtime)} cannot run this model "
+                f"({verdict.get('reason', 'see its JSON')}); {hint}"
+            )
 
     def _check_signature(self) -> None:
         try:
@@ -153,8 +165,10 @@ class Classifier:
             raise ModelError(f"{self.path}: expected one input and one output, found {len(inputs)} and {len(outputs)}")
         in_shape, out_shape = list(inputs[0]["shape"]), list(outputs[0]["shape"])
         if signature.input_shape != self.input_shape:
-            raise ModelError(f"{self.path}: input shape {in_shape}, but its JSON contract says "
-                             f"[batch, {', '.join(map(str, self.input_shape))}]")
+            raise ModelError(
+                f"{self.path}: input shape {in_shape}, but its JSON contract says "
+                f"[batch, {', '.join(map(str, self.input_shape))}]"
+            )
         if len(out_shape) != 2 or out_shape[1] != len(self.labels) or len(self.labels) != 10:
             raise ModelError(f"{self.path}: output shape {out_shape}, expected [batch, 10] digit scores")
         self._input_index, self._output_index = inputs[0]["index"], outputs[0]["index"]
@@ -178,4 +192,3 @@ class Classifier:
             with native_stderr_hidden():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
                 self._interpreter.allocate_tensors()
             self._batch = batch_size
-

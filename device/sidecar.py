@@ -5,6 +5,7 @@ hostile or damaged one must end in one line, never a traceback or a runaway read
 capped before it is read, nesting and huge numbers are parse errors, and the schema below (checked
 by jsonschema, not by hand) says which fields and values a ziplite model description holds.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,14 +50,20 @@ SCHEMA = {
         # The class index is the digit everywhere (recognize, evaluate, convert's parity against MNIST),
         # so the only labels that describe a model truthfully are "0".."9" in order.
         "labels": {"const": LABELS},
-        "tensors": {"type": "object", "required": ["input", "output"],
-                    "properties": {"input": _TENSOR, "output": _TENSOR}},
+        "tensors": {
+            "type": "object",
+            "required": ["input", "output"],
+            "properties": {"input": _TENSOR, "output": _TENSOR},
+        },
         "runtimes": {
             "type": "object",
             "additionalProperties": {
                 "type": "object",
-                "properties": {"version": {"type": "string"}, "loads": {"type": "boolean"},
-                               "reason": {"type": "string"}},
+                "properties": {
+                    "version": {"type": "string"},
+                    "loads": {"type": "boolean"},
+                    "reason": {"type": "string"},
+                },
             },
         },
     },
@@ -79,8 +86,10 @@ def read_sidecar(model_path: Path) -> dict:
     error = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(document))
     if error is not None:
         where = "/".join(str(part) for part in error.absolute_path) or "the document"
-        raise ModelError(f"{path}: {where}: {_short(error.message)}; this is not the JSON convert/ writes "
-                         "for a ziplite model (copy it again with its model, or rerun make convert)")
+        raise ModelError(
+            f"{path}: {where}: {_short(error.message)}; this is not the JSON convert/ writes "
+            "for a ziplite model (copy it again with its model, or rerun make convert)"
+        )
     return document
 
 
@@ -88,15 +97,19 @@ def _read_capped(path: Path) -> bytes:
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        raise ModelError(f"{path}: missing; every model needs the JSON that convert/ writes beside it "
-                         "(run make convert, or copy the JSON with the model)") from None
+        raise ModelError(
+            f"{path}: missing; every model needs the JSON that convert/ writes beside it "
+            "(run make convert, or copy the JSON with the model)"
+        ) from None
     except OSError as error:
         raise ModelError(f"{path}: cannot be read ({error.strerror})") from None
     if not stat.S_ISREG(info.st_mode):
         raise ModelError(f"{path}: not a regular file; the model's JSON must be the file convert/ wrote")
     if info.st_size > MAX_SIDECAR_BYTES:
-        raise ModelError(f"{path}: {info.st_size} bytes is too large for a model's JSON "
-                         f"(at most {MAX_SIDECAR_BYTES}); copy it again with its model")
+        raise ModelError(
+            f"{path}: {info.st_size} bytes is too large for a model's JSON "
+            f"(at most {MAX_SIDECAR_BYTES}); copy it again with its model"
+        )
     try:
         with open(path, "rb") as handle:
             content = handle.read(MAX_SIDECAR_BYTES + 1)  # the file may have grown since stat
@@ -113,8 +126,10 @@ def _parse(path: Path, content: bytes):
     # RecursionError: nesting deeper than Python's stack; ValueError: bad JSON, NaN, or an integer
     # longer than Python converts (4,300 digits).
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise ModelError(f"{path}: not valid JSON ({_short(str(error) or type(error).__name__)}); "
-                         "copy it again with its model, or rerun make convert") from None
+        raise ModelError(
+            f"{path}: not valid JSON ({_short(str(error) or type(error).__name__)}); "
+            "copy it again with its model, or rerun make convert"
+        ) from None
 
 
 def _refuse_constant(name: str):

@@ -6,6 +6,7 @@ shape, scale, zero point) is exactly what its JSON recorded when convert/ verifi
 else (an edited scale, raw integer inputs, logits) reads wrong digits with exit 0, so it is refused.
 Both the classifier (device/runtime.py) and the probe's child (device/probe.py) read them here.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,7 +44,7 @@ class Quantisation:
 class Signature:
     input_index: int
     output_index: int
-    input_shape: tuple[int, ...]     # without the batch axis
+    input_shape: tuple[int, ...]  # without the batch axis
     input_quant: Quantisation
     output_quant: Quantisation
 
@@ -88,8 +89,10 @@ def _check_input_quantisation(quant: Quantisation) -> None:
         return
     if name in QUANTISED_DTYPES and math.isfinite(quant.scale) and quant.scale > 0:
         return
-    raise SignatureError(f"input is {name} with scale {quant.scale:g}: the contract feeds float32 pixels in [0, 1] "
-                         "or a quantised integer input that maps back to them")
+    raise SignatureError(
+        f"input is {name} with scale {quant.scale:g}: the contract feeds float32 pixels in [0, 1] "
+        "or a quantised integer input that maps back to them"
+    )
 
 
 def _check_output_quantisation(quant: Quantisation) -> None:
@@ -101,23 +104,31 @@ def _check_output_quantisation(quant: Quantisation) -> None:
         low, high = (info.min - quant.zero_point) * quant.scale, (info.max - quant.zero_point) * quant.scale
         if abs(low) < 1e-9 and 1 - PROBABILITY_STEP <= high <= 1 + PROBABILITY_STEP:
             return
-        raise SignatureError(f"output codes map to [{low:.4g}, {high:.4g}], not to probabilities in [0, 1] "
-                             f"(scale {quant.scale:g}, zero point {quant.zero_point}): the model must end in softmax")
-    raise SignatureError(f"output is {name} with scale {quant.scale:g}: the contract reads float32 or quantised "
-                         "probabilities")
+        raise SignatureError(
+            f"output codes map to [{low:.4g}, {high:.4g}], not to probabilities in [0, 1] "
+            f"(scale {quant.scale:g}, zero point {quant.zero_point}): the model must end in softmax"
+        )
+    raise SignatureError(
+        f"output is {name} with scale {quant.scale:g}: the contract reads float32 or quantised probabilities"
+    )
 
 
 def _check_recorded(name: str, detail: dict, recorded: dict) -> None:
     """The interpreter's view of a tensor must be the one convert/ verified and wrote down."""
-    actual = {"shape": [int(v) for v in detail.get("shape_signature", detail["shape"])],
-              "dtype": np.dtype(detail["dtype"]).name,
-              "scale": float(detail["quantization"][0]), "zero_point": int(detail["quantization"][1])}
+    actual = {
+        "shape": [int(v) for v in detail.get("shape_signature", detail["shape"])],
+        "dtype": np.dtype(detail["dtype"]).name,
+        "scale": float(detail["quantization"][0]),
+        "zero_point": int(detail["quantization"][1]),
+    }
     for key, value in actual.items():
         expected = recorded[key]
         same = math.isclose(value, expected, rel_tol=1e-6, abs_tol=0.0) if key == "scale" else value == expected
         if not same:
-            raise SignatureError(f"{name} {key} is {value!r} in the model but {expected!r} in its JSON: "
-                                 "the model was edited after conversion")
+            raise SignatureError(
+                f"{name} {key} is {value!r} in the model but {expected!r} in its JSON: "
+                "the model was edited after conversion"
+            )
 
 
 # OpenCV's saturating conversion: scale, shift, round and clip in one pass, three times faster
@@ -131,7 +142,7 @@ def quantise(batch: np.ndarray, quant: Quantisation) -> np.ndarray:
     if not quant.is_quantised:
         return batch.astype(quant.dtype)
     if quant.dtype in _CV_DEPTHS and batch.size:  # OpenCV would return None for an empty batch
-        flat = batch.reshape(len(batch), -1)       # OpenCV takes 2-D arrays; a CNN's input is 4-D
+        flat = batch.reshape(len(batch), -1)  # OpenCV takes 2-D arrays; a CNN's input is 4-D
         codes = cv.addWeighted(flat, 1.0 / quant.scale, flat, 0.0, quant.zero_point, dtype=_CV_DEPTHS[quant.dtype])
         return codes.reshape(batch.shape)
     info = np.iinfo(quant.dtype)

@@ -10,6 +10,7 @@ a millisecond here and a few on a Pi 4), so load on a busy device never comes ne
 clearing a deadline is two dictionary writes on the recognition path; the thread wakes four times a
 second and does nothing else.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,7 +21,7 @@ import weakref
 from collections.abc import Iterator
 
 BASE_LIMIT_S = 3.0
-PER_DIGIT_LIMIT_S = 0.01   # evaluate's batches of 500 digits get 8 s
+PER_DIGIT_LIMIT_S = 0.01  # evaluate's batches of 500 digits get 8 s
 CHECK_PERIOD_S = 0.25
 EXIT_STATUS = 2
 
@@ -34,7 +35,7 @@ class Watchdog:
 
     def __init__(self, what: str):
         self._what = what
-        self._deadlines: dict[int, tuple[float, float]] = {}   # thread id: (deadline, limit)
+        self._deadlines: dict[int, tuple[float, float]] = {}  # thread id: (deadline, limit)
         # The thread holds only a weak reference: it ends with the classifier that made it.
         threading.Thread(target=_watch, args=(weakref.ref(self),), name="ziplite-invoke-watchdog", daemon=True).start()
 
@@ -56,8 +57,10 @@ class Watchdog:
                 self._abort(limit)
 
     def _abort(self, limit: float) -> None:
-        line = (f"error: {self._what}: one invoke ran over its {limit:.0f} s limit (a model whose run time "
-                "depends on its input?); stopped rather than freeze the device: use another model\n")
+        line = (
+            f"error: {self._what}: one invoke ran over its {limit:.0f} s limit (a model whose run time "
+            "depends on its input?); stopped rather than freeze the device: use another model\n"
+        )
         try:
             os.write(2, line.encode())
         finally:

@@ -17,6 +17,7 @@ Environment: MNIST_NPZ, the MNIST file for `evaluate` [default: ../shared/data/m
 the project]; DEBIAN_MIRROR [default: http://deb.debian.org/debian]; PIP_INDEX_URL, read only to
 check that the index answers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -189,9 +190,20 @@ def ensure_root() -> str:
 
 def build_root(folder: Path) -> None:
     # --foreign only downloads and unpacks, so no arm64 code runs (binfmt_misc may not be available).
-    run_logged(["debootstrap", "--foreign", "--arch=arm64", "--variant=minbase",
-                f"--include={','.join(ROOT_PACKAGES)}", SUITE, folder, DEBIAN_MIRROR],
-               CACHE / "debootstrap.log", "debootstrap")
+    run_logged(
+        [
+            "debootstrap",
+            "--foreign",
+            "--arch=arm64",
+            "--variant=minbase",
+            f"--include={','.join(ROOT_PACKAGES)}",
+            SUITE,
+            folder,
+            DEBIAN_MIRROR,
+        ],
+        CACHE / "debootstrap.log",
+        "debootstrap",
+    )
     archives = folder / "var" / "cache" / "apt" / "archives"
     debs = sorted(archives.glob("*.deb"))
     for deb in debs:
@@ -274,10 +286,28 @@ def ensure_wheels(qemu: str, environment: dict) -> str:
 def install_wheels(qemu: str, folder: Path, recipe: dict) -> None:
     # --no-deps: the pins are the whole set (as on the host's .venv-device), so nothing unpinned sneaks in.
     platforms = [flag for platform in recipe["platforms"] for flag in ("--platform", platform)]
-    run_logged([sys.executable, "-m", "pip", "install", "--no-deps", "--only-binary=:all:", "--target", folder,
-                *platforms, "--implementation", "cp", "--python-version", recipe["python_version"],
-                "--disable-pip-version-check", "--root-user-action=ignore", *recipe["pins"]],
-               CACHE / "pip.log", "pip install of the aarch64 wheels")
+    run_logged(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--target",
+            folder,
+            *platforms,
+            "--implementation",
+            "cp",
+            "--python-version",
+            recipe["python_version"],
+            "--disable-pip-version-check",
+            "--root-user-action=ignore",
+            *recipe["pins"],
+        ],
+        CACHE / "pip.log",
+        "pip install of the aarch64 wheels",
+    )
     emulated_versions(qemu, folder)  # validate what we built before it is stamped
 
 
@@ -334,8 +364,10 @@ def compare_zip_codes(host: dict[str, str], emulated: dict[str, str]) -> int:
 
 def compare_accuracy(host: dict, emulated: dict) -> None:
     if (host["n"], host["accuracy"]) != (emulated["n"], emulated["accuracy"]):
-        raise CheckFailed(f"MNIST accuracy differs: host {host['accuracy']} on {host['n']}, "
-                          f"emulated arm64 {emulated['accuracy']} on {emulated['n']}")
+        raise CheckFailed(
+            f"MNIST accuracy differs: host {host['accuracy']} on {host['n']}, "
+            f"emulated arm64 {emulated['accuracy']} on {emulated['n']}"
+        )
 
 
 @contextlib.contextmanager
@@ -383,17 +415,24 @@ def check(qemu: str, environment: dict, samples: list[str], mnist: Path, model: 
     emulated_zips, emulated_eval = run_device("emulated", emulated_command(qemu, []), samples, mnist, model_args)
     matched = compare_zip_codes(host_zips, emulated_zips)
     compare_accuracy(host_eval, emulated_eval)
-    return (f"pi-check: arm64 (qemu) tflite_runtime {emulated_eval.get('runtime_version', '?')} "
-            f"python {environment['python_full_version']}: {matched}/{len(samples)} zip codes match host, "
-            f"MNIST {emulated_eval['n']}: {emulated_eval['accuracy']:.4f} = host {host_eval['accuracy']:.4f} [ok]")
+    return (
+        f"pi-check: arm64 (qemu) tflite_runtime {emulated_eval.get('runtime_version', '?')} "
+        f"python {environment['python_full_version']}: {matched}/{len(samples)} zip codes match host, "
+        f"MNIST {emulated_eval['n']}: {emulated_eval['accuracy']:.4f} = host {host_eval['accuracy']:.4f} [ok]"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--build-only", action="store_true",
-                        help="only build (or reuse) .cache/pi and check the emulated imports")
-    parser.add_argument("--model", type=Path, default=None,
-                        help="a .tflite with its JSON beside it [default: device/'s, models/dmlp_int8.tflite]")
+    parser.add_argument(
+        "--build-only", action="store_true", help="only build (or reuse) .cache/pi and check the emulated imports"
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="a .tflite with its JSON beside it [default: device/'s, models/dmlp_int8.tflite]",
+    )
     args = parser.parse_args(argv)
     try:
         qemu = require_tool("qemu-aarch64-static", "qemu-user-static")

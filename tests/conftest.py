@@ -1,4 +1,5 @@
 """Fixtures shared by both suites: real MNIST."""
+
 from __future__ import annotations
 
 import os

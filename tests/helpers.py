@@ -1,4 +1,5 @@
 """Helpers shared by both suites: where things are, and CLIs run as real subprocesses."""
+
 from __future__ import annotations
 
 import os
@@ -11,11 +12,23 @@ DEVICE_PYTHON = ROOT / ".venv-device" / "bin" / "python"
 SHIPPED_MODEL = ROOT / "models" / "dmlp_int8.tflite"
 
 
-def run(args: list[str], *, python: str | os.PathLike = sys.executable, timeout: float = 300, env: dict | None = None,
-        cwd: Path = ROOT) -> subprocess.CompletedProcess:
+def run(
+    args: list[str],
+    *,
+    python: str | os.PathLike = sys.executable,
+    timeout: float = 300,
+    env: dict | None = None,
+    cwd: Path = ROOT,
+) -> subprocess.CompletedProcess:
     """Run `python -m ...args` as a real subprocess and return what it did."""
-    return subprocess.run([str(python), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [str(python), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def one_clean_line(stderr: str) -> str:

@@ -14,6 +14,7 @@ ways real writers have (train/strokes.py): a 7 with a crossbar, a 0 open at the 
 short, detached or faint flag, a 1 with a foot or a flag.
 Keras' Random* layers have no stroke-width or elastic transform, hence OpenCV.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,29 +32,33 @@ BIG = SIDE * UPSCALE
 
 @dataclass(frozen=True)
 class AugmentSettings:
-    max_shift: float = 3.0            # pixels at 28x28, each axis (normalisation recentres; this moves strokes' context)
+    max_shift: float = 3.0  # pixels at 28x28, each axis (normalisation recentres; this moves strokes' context)
     scale: tuple[float, float] = (0.85, 1.15)
-    max_rotation: float = 12.0        # degrees
-    max_shear: float = 0.3            # x += shear * y
-    elastic_alpha: float = 2.0        # largest elastic displacement, pixels at 28x28
-    elastic_sigma: float = 3.0        # smoothing of the displacement field, pixels at 28x28
+    max_rotation: float = 12.0  # degrees
+    max_shear: float = 0.3  # x += shear * y
+    elastic_alpha: float = 2.0  # largest elastic displacement, pixels at 28x28
+    elastic_sigma: float = 3.0  # smoothing of the displacement field, pixels at 28x28
     stroke_radius: tuple[int, int] = (-3, 4)  # erode (<0) or dilate (>0) radius at 3x
-    pen_redraw: float = 0.65          # chance that the digit is redrawn with a round pen instead
-    pen_radius: tuple[int, int] = (1, 7)      # that pen's radius at 3x: a fine pen to a bold marker
-    broken: float = 0.3               # chance of a gap in a stroke
-    dotted: float = 0.08              # chance that a redrawn digit's strokes are dashes (a poor scan or binarisation)
-    box_cut: float = 0.08             # chance that a side is cut off, as by the line of a box the digit crossed
-    upright: float = 0.15             # chance that the digit is deslanted (by its moments) instead of sheared and turned
-    writer: float = 0.3               # with labels: chance of a writer's variant of a 1, 5, 7 or 0 (train/strokes.py)
-    ragged: float = 0.25              # chance of a camera's blur and noise, binarised again
-    keep_original: float = 0.2        # fraction of digits left as MNIST gave them
+    pen_redraw: float = 0.65  # chance that the digit is redrawn with a round pen instead
+    pen_radius: tuple[int, int] = (1, 7)  # that pen's radius at 3x: a fine pen to a bold marker
+    broken: float = 0.3  # chance of a gap in a stroke
+    dotted: float = 0.08  # chance that a redrawn digit's strokes are dashes (a poor scan or binarisation)
+    box_cut: float = 0.08  # chance that a side is cut off, as by the line of a box the digit crossed
+    upright: float = 0.15  # chance that the digit is deslanted (by its moments) instead of sheared and turned
+    writer: float = 0.3  # with labels: chance of a writer's variant of a 1, 5, 7 or 0 (train/strokes.py)
+    ragged: float = 0.25  # chance of a camera's blur and noise, binarised again
+    keep_original: float = 0.2  # fraction of digits left as MNIST gave them
 
 
 ATTEMPTS = 5  # redrawings of one digit before its vanishing is taken for a bug
 
 
-def augment_batch(images: np.ndarray, rng: np.random.Generator,
-                  settings: AugmentSettings = AugmentSettings(), labels: np.ndarray | None = None) -> np.ndarray:
+def augment_batch(
+    images: np.ndarray,
+    rng: np.random.Generator,
+    settings: AugmentSettings = AugmentSettings(),
+    labels: np.ndarray | None = None,
+) -> np.ndarray:
     """Augmented float32 (N, 28, 28) in [0, 1] from uint8 MNIST digits; `images` is left alone.
 
     A digit is drawn again until it survives its redrawing (a gap or a cut can leave too little
@@ -75,8 +80,9 @@ def _surviving(image: np.ndarray, rng: np.random.Generator, settings: AugmentSet
     raise RuntimeError(f"a digit vanished in all {ATTEMPTS} of its augmentations: the augmentation erases too much")
 
 
-def augment_digit(image: np.ndarray, rng: np.random.Generator,
-                  settings: AugmentSettings = AugmentSettings(), label: int | None = None) -> np.ndarray | None:
+def augment_digit(
+    image: np.ndarray, rng: np.random.Generator, settings: AugmentSettings = AugmentSettings(), label: int | None = None
+) -> np.ndarray | None:
     """One random redrawing of one uint8 28x28 digit, normalised as the device does; None if it vanished."""
     map_x, map_y = _warp_grid(image, rng, settings)
     warped = cv.remap(image, map_x, map_y, interpolation=cv.INTER_LINEAR, borderMode=cv.BORDER_CONSTANT, borderValue=0)
@@ -148,8 +154,9 @@ def _change_stroke(ink: np.ndarray, rng: np.random.Generator, settings: AugmentS
     return _unless_it_vanished(cv.erode(mask, pen) > 0, ink)
 
 
-def _redraw_with_pen(ink: np.ndarray, rng: np.random.Generator, settings: AugmentSettings,
-                     label: int | None = None) -> np.ndarray:
+def _redraw_with_pen(
+    ink: np.ndarray, rng: np.random.Generator, settings: AugmentSettings, label: int | None = None
+) -> np.ndarray:
     """The digit's one-pixel skeleton traced again with a round pen of random width.
 
     A mouse, a pen or a marker draws strokes of one constant width, unlike MNIST's scanned
@@ -171,8 +178,9 @@ def _redraw_with_pen(ink: np.ndarray, rng: np.random.Generator, settings: Augmen
 _FINEST_PEN = cv.getStructuringElement(cv.MORPH_ELLIPSE, (3, 3))
 
 
-def _writers_variant(bones: np.ndarray, label: int, rng: np.random.Generator,
-                     pen_radius: int) -> tuple[np.ndarray, np.ndarray]:
+def _writers_variant(
+    bones: np.ndarray, label: int, rng: np.random.Generator, pen_radius: int
+) -> tuple[np.ndarray, np.ndarray]:
     """A 1 with a foot or a flag, a 7 with a crossbar, a 0 open at the top, a 5 with a short,
     detached or faint flag; other digits as they are. Returns (skeleton, its faint part)."""
     none = np.zeros_like(bones)
@@ -194,7 +202,7 @@ def _same_size(bones: np.ndarray, like: np.ndarray) -> np.ndarray:
     if width <= like.shape[1]:
         fitted = np.zeros_like(like)
         left = (like.shape[1] - width) // 2
-        fitted[:, left: left + width] = bones
+        fitted[:, left : left + width] = bones
         return fitted
     return cv.resize(bones.astype(np.uint8), like.shape[::-1], interpolation=cv.INTER_NEAREST) > 0
 

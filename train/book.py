@@ -4,6 +4,7 @@ The perceptron of Figure 7-2 (logical OR) and the multilayer perceptron of Table
 the step activation: +1 if s > 0, else -1. Weight vectors are written as in the book, bias first:
 u = (u0, u1, u2) computes s = u0 + u1*x1 + u2*x2.
 """
+
 from __future__ import annotations
 
 import keras

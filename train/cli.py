@@ -1,4 +1,5 @@
 """`python -m train`: train the chapter's MNIST models and write them to models/."""
+
 from __future__ import annotations
 
 import signal
@@ -23,20 +24,36 @@ def _stop_on_sigterm(signum, frame):
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("models", nargs=-1, type=click.Choice([*RECIPES, "book"]))
-@click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help=f"Epochs per model [default: the book's 50; 120 with --augment; {RECIPES['cnn'].epochs} for cnn].")
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Epochs per model [default: the book's 50; 120 with --augment; {RECIPES['cnn'].epochs} for cnn].",
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Batch size [default: the book's 128].")
-@click.option("--data", type=click.Path(dir_okay=False), default=None,
-              help="MNIST npz in Keras' layout [default: $MNIST_NPZ, else Keras' download].")
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="MNIST npz in Keras' layout [default: $MNIST_NPZ, else Keras' download].",
+)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("models"), show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--val-split", type=click.IntRange(min=1), default=5000, show_default=True,
-              help="Training samples held out (from the end) to monitor each epoch.")
+@click.option(
+    "--val-split",
+    type=click.IntRange(min=1),
+    default=5000,
+    show_default=True,
+    help="Training samples held out (from the end) to monitor each epoch.",
+)
 @click.option("--resume", is_flag=True, help="Continue from the last completed epoch's checkpoint.")
-@click.option("--augment", is_flag=True,
-              help="dmlp only: train on augmented digits (shift, scale, rotation, shear, elastic, pen "
-                   "redraws, stroke width, gaps, camera blur) with Adam from 1e-3 decayed along a cosine, "
-                   "and write dmlp_aug.")
+@click.option(
+    "--augment",
+    is_flag=True,
+    help="dmlp only: train on augmented digits (shift, scale, rotation, shear, elastic, pen "
+    "redraws, stroke width, gaps, camera blur) with Adam from 1e-3 decayed along a cosine, "
+    "and write dmlp_aug.",
+)
 def main(models, epochs, batch_size, data, out, seed, val_split, resume, augment):
     """Train MODELS (default: mlp_sgd mlp_adam dmlp) with the book's recipes on MNIST.
 
@@ -64,9 +81,15 @@ def main(models, epochs, batch_size, data, out, seed, val_split, resume, augment
     rows = []
     for name in models:
         recipe = robust(RECIPES[name]) if augment else RECIPES[name]
-        options = TrainOptions(epochs=epochs or recipe.epochs, batch_size=batch_size or recipe.batch_size,
-                               seed=seed, val_split=val_split, out=out, resume=resume,
-                               augment=augment or recipe.augmented)
+        options = TrainOptions(
+            epochs=epochs or recipe.epochs,
+            batch_size=batch_size or recipe.batch_size,
+            seed=seed,
+            val_split=val_split,
+            out=out,
+            resume=resume,
+            augment=augment or recipe.augmented,
+        )
         rows.append(_train_one(recipe, mnist, options))
     for path in draw_plots(out):
         click.echo(f"plot: {path}")
@@ -75,8 +98,10 @@ def main(models, epochs, batch_size, data, out, seed, val_split, resume, augment
 
 
 def _next_step(models: tuple[str, ...]) -> str:
-    steps = {"dmlp": "make convert   (quantise dmlp to .tflite and check parity)",
-             "cnn": "make convert-cnn   (quantise cnn to .tflite and check parity)"}
+    steps = {
+        "dmlp": "make convert   (quantise dmlp to .tflite and check parity)",
+        "cnn": "make convert-cnn   (quantise cnn to .tflite and check parity)",
+    }
     return "; ".join(steps[name] for name in models if name in steps) or steps["dmlp"]
 
 
@@ -94,8 +119,11 @@ def _train_one(recipe, mnist, options) -> tuple:
         paths = save_model(trained, name, options.out)
         paths.append(write_report(trained, recipe, name, mnist, options))
     except KeyboardInterrupt:
-        click.echo(f"\n{name}: interrupted; the last completed epoch is checkpointed. Continue with: "
-                   f"python -m train {recipe.name}{' --augment' if name != recipe.name else ''} --resume", err=True)
+        click.echo(
+            f"\n{name}: interrupted; the last completed epoch is checkpointed. Continue with: "
+            f"python -m train {recipe.name}{' --augment' if name != recipe.name else ''} --resume",
+            err=True,
+        )
         sys.exit(130)
     except (InvalidSplit, ResumeMismatch) as error:
         raise click.ClickException(str(error)) from None

@@ -1,4 +1,5 @@
 """Find MNIST: --data PATH, then $MNIST_NPZ, then Keras' own download (for users with internet)."""
+
 from __future__ import annotations
 
 import os

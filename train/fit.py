@@ -3,6 +3,7 @@
 Each epoch's shuffle (and augmentation) is drawn from a generator seeded by (seed, epoch), so a
 resumed run sees exactly the batches an uninterrupted run would have seen.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -79,9 +80,13 @@ def checkpoint_dir(out: Path, name: str) -> Path:
     return out / ".checkpoints" / name
 
 
-def train(recipe: Recipe, data: Mnist, options: TrainOptions,
-          augment: Callable[..., np.ndarray] | None = None,
-          log: Callable[[str], None] = print) -> Trained:
+def train(
+    recipe: Recipe,
+    data: Mnist,
+    options: TrainOptions,
+    augment: Callable[..., np.ndarray] | None = None,
+    log: Callable[[str], None] = print,
+) -> Trained:
     """Fit `recipe` on MNIST and evaluate it once on the test set."""
     (x_fit, y_fit), (x_val, y_val) = split_train_validation(data, options.val_split)
     targets = keras.utils.to_categorical(y_fit, 10)
@@ -90,29 +95,43 @@ def train(recipe: Recipe, data: Mnist, options: TrainOptions,
     model, progress = _start_or_resume(recipe, name, options, log)
     # The next epoch's batches are prepared while this one trains (OpenCV and numpy release the GIL).
     with ThreadPoolExecutor(max_workers=1) as prefetch:
-        upcoming = prefetch.submit(_epoch_data, x_fit, y_fit, recipe.input_shape, options.seed,
-                                   progress.epochs_done, augment)
+        upcoming = prefetch.submit(
+            _epoch_data, x_fit, y_fit, recipe.input_shape, options.seed, progress.epochs_done, augment
+        )
         for epoch in range(progress.epochs_done, options.epochs):
             order, images = upcoming.result()
             if epoch + 1 < options.epochs:
-                upcoming = prefetch.submit(_epoch_data, x_fit, y_fit, recipe.input_shape, options.seed, epoch + 1,
-                                           augment)
+                upcoming = prefetch.submit(
+                    _epoch_data, x_fit, y_fit, recipe.input_shape, options.seed, epoch + 1, augment
+                )
             learning_rate = recipe.learning_rate_at(epoch, options.epochs)
             model.optimizer.learning_rate = learning_rate
             started = time.perf_counter()
-            result = model.fit(images, targets[order], batch_size=options.batch_size, epochs=1,
-                               shuffle=False, validation_data=validation, verbose=0)
+            result = model.fit(
+                images,
+                targets[order],
+                batch_size=options.batch_size,
+                epochs=1,
+                shuffle=False,
+                validation_data=validation,
+                verbose=0,
+            )
             elapsed = time.perf_counter() - started
             _record(progress, result.history, elapsed)
             log(_epoch_line(name, epoch + 1, options.epochs, elapsed, learning_rate, result.history))
             _save_checkpoint(model, progress, options, recipe, name)
-    test_loss, test_accuracy = model.evaluate(to_model_input(data.x_test, recipe.input_shape),
-                                              keras.utils.to_categorical(data.y_test, 10), batch_size=1000, verbose=0)
+    test_loss, test_accuracy = model.evaluate(
+        to_model_input(data.x_test, recipe.input_shape),
+        keras.utils.to_categorical(data.y_test, 10),
+        batch_size=1000,
+        verbose=0,
+    )
     return Trained(model, progress, float(test_loss), float(test_accuracy))
 
 
-def _epoch_data(x_fit: np.ndarray, y_fit: np.ndarray, input_shape: tuple[int, ...], seed: int, epoch: int,
-                augment) -> tuple[np.ndarray, np.ndarray]:
+def _epoch_data(
+    x_fit: np.ndarray, y_fit: np.ndarray, input_shape: tuple[int, ...], seed: int, epoch: int, augment
+) -> tuple[np.ndarray, np.ndarray]:
     """(shuffle order, model inputs) of one epoch, from a generator seeded by (seed, epoch).
 
     The augmenter is given the labels too: a 7 may get a crossbar, a 1 a foot, as writers draw them.
@@ -129,8 +148,10 @@ def _start_or_resume(recipe: Recipe, name: str, options: TrainOptions, log) -> t
     if options.resume and state_file.is_file():
         state = json.loads(state_file.read_text())
         if state["options"] != _comparable(options, recipe):
-            raise ResumeMismatch(f"{state_file}: checkpoint was made with {state['options']}; "
-                             "resume with the same options, or train without --resume")
+            raise ResumeMismatch(
+                f"{state_file}: checkpoint was made with {state['options']}; "
+                "resume with the same options, or train without --resume"
+            )
         model = keras.models.load_model(folder / state["weights"], safe_mode=True)
         progress = Progress(**state["progress"])
         log(f"{name}: resuming after epoch {progress.epochs_done} from {folder}")
@@ -143,8 +164,14 @@ def _start_or_resume(recipe: Recipe, name: str, options: TrainOptions, log) -> t
 
 def _comparable(options: TrainOptions, recipe: Recipe) -> dict:
     """The options (and the optimiser) a resumed run must share with the run it continues."""
-    return {"batch_size": options.batch_size, "seed": options.seed, "val_split": options.val_split,
-            "augment": options.augment, "epochs": options.epochs, "optimizer": recipe.describe()["optimizer"]}
+    return {
+        "batch_size": options.batch_size,
+        "seed": options.seed,
+        "val_split": options.val_split,
+        "augment": options.augment,
+        "epochs": options.epochs,
+        "optimizer": recipe.describe()["optimizer"],
+    }
 
 
 def _record(progress: Progress, history: dict, elapsed: float) -> None:
@@ -167,8 +194,10 @@ def _save_checkpoint(model: keras.Model, progress: Progress, options: TrainOptio
     weights = f"model-epoch{progress.epochs_done:03d}.keras"
     with atomic_path(folder / weights) as tmp:
         model.save(tmp)
-    write_json(folder / "state.json", {"options": _comparable(options, recipe), "weights": weights,
-                                       "progress": asdict(progress)})
+    write_json(
+        folder / "state.json",
+        {"options": _comparable(options, recipe), "weights": weights, "progress": asdict(progress)},
+    )
     for stale in folder.glob("model-epoch*.keras"):
         if stale.name != weights:
             stale.unlink(missing_ok=True)

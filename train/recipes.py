@@ -1,5 +1,6 @@
 """The chapter's three MNIST recipes, exactly as the book gives them (section 7.5-7.6), and the small
 convolutional network that the book's next chapter turns to."""
+
 from __future__ import annotations
 
 import math
@@ -104,8 +105,11 @@ class Recipe:
             "input_shape": list(self.input_shape),
             "layers": [describe_layer(layer) for layer in self.layers],
             "loss": self.loss,
-            "optimizer": {"name": self.optimizer, "learning_rate": self.learning_rate,
-                          **({"schedule": self.schedule} if self.schedule else {})},
+            "optimizer": {
+                "name": self.optimizer,
+                "learning_rate": self.learning_rate,
+                **({"schedule": self.schedule} if self.schedule else {}),
+            },
             "batch_size": self.batch_size,
         }
 
@@ -127,7 +131,12 @@ RECIPES = {
         Recipe(
             "dmlp",
             (Dense(1024, "relu"), Dense(512, "relu"), Dense(512, "relu"), Dense(10, "softmax")),
-            "categorical_crossentropy", "adam", 0.0001, 128, 50, None,
+            "categorical_crossentropy",
+            "adam",
+            0.0001,
+            128,
+            50,
+            None,
         ),
         # About 80k weights (the dmlp has 1.6M). The convolutions share their weights across the
         # image, so a stroke is known wherever it lies: the benchmark's upright 1s, 5s and broken
@@ -135,10 +144,25 @@ RECIPES = {
         # numeral as the MLPs', as an image.
         Recipe(
             "cnn",
-            (Conv(16, 5, "relu"), MaxPool(2), Conv(32, 5, "relu"), MaxPool(2), Flatten(),
-             Dense(128, "relu"), Dropout(0.2), Dense(10, "softmax")),
-            "categorical_crossentropy", "adam", 0.001, 128, CNN_EPOCHS, None,
-            schedule="cosine", input_shape=IMAGE_SHAPE, augmented=True,
+            (
+                Conv(16, 5, "relu"),
+                MaxPool(2),
+                Conv(32, 5, "relu"),
+                MaxPool(2),
+                Flatten(),
+                Dense(128, "relu"),
+                Dropout(0.2),
+                Dense(10, "softmax"),
+            ),
+            "categorical_crossentropy",
+            "adam",
+            0.001,
+            128,
+            CNN_EPOCHS,
+            None,
+            schedule="cosine",
+            input_shape=IMAGE_SHAPE,
+            augmented=True,
         ),
     )
 }

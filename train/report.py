@@ -1,4 +1,5 @@
 """What a training run leaves in models/: the model files, the JSON report and the plots."""
+
 from __future__ import annotations
 
 import contextlib
@@ -91,8 +92,14 @@ def draw_plots(out: Path) -> list[Path]:
     written = []
     sgd, adam = load_report(out, "mlp_sgd"), load_report(out, "mlp_adam")
     if sgd and adam:
-        written.append(_plot(out / "sgd_vs_adam.png", "Figure 7-4: SGD vs Adam (512-tanh MLP, MSE)", "accuracy",
-                             {"SGD": sgd, "Adam": adam}))
+        written.append(
+            _plot(
+                out / "sgd_vs_adam.png",
+                "Figure 7-4: SGD vs Adam (512-tanh MLP, MSE)",
+                "accuracy",
+                {"SGD": sgd, "Adam": adam},
+            )
+        )
     for name in ("dmlp", "dmlp_aug", "cnn"):
         report = load_report(out, name)
         if report:
@@ -102,7 +109,7 @@ def draw_plots(out: Path) -> list[Path]:
 
 
 def _plot(path: Path, title: str, metric: str, runs: dict[str, dict]) -> Path:
-    figure = Figure(figsize=(7, 4.5), dpi=100)   # not pyplot's: no GUI backend, nothing to close
+    figure = Figure(figsize=(7, 4.5), dpi=100)  # not pyplot's: no GUI backend, nothing to close
     axes = figure.subplots()
     for (label, report), colour in zip(runs.items(), ("tab:blue", "tab:orange")):
         epochs = range(1, len(report["history"][metric]) + 1)

@@ -6,6 +6,7 @@ draw with these, so they are numpy and OpenCV only: the device environment rende
 importing this never loads TensorFlow. Each function takes a uint8 or bool 0/1 image (a
 skeleton, or ink) and returns a new one of the same dtype; the input is left alone.
 """
+
 from __future__ import annotations
 
 import cv2 as cv
@@ -48,7 +49,7 @@ def cut_side(ink: np.ndarray, rng: np.random.Generator, most: float = 0.12) -> n
     if side % 2 == 0:
         lines[: low + depth] = 0
     else:
-        lines[high + 1 - depth:] = 0
+        lines[high + 1 - depth :] = 0
     return cut
 
 
@@ -78,11 +79,15 @@ def open_top(bones: np.ndarray, rng: np.random.Generator, pen_radius: int = 0) -
     width = cols.max() - cols.min() + 1
     first = np.argmin(rows)
     opened = bones.astype(np.uint8)
-    cv.circle(opened, (int(cols[first]), int(rows[first])), max(1, round(rng.uniform(0.06, 0.15) * width)) + pen_radius, 0, -1)
+    cv.circle(
+        opened, (int(cols[first]), int(rows[first])), max(1, round(rng.uniform(0.06, 0.15) * width)) + pen_radius, 0, -1
+    )
     return opened.astype(bones.dtype, copy=False)
 
 
-def five_flag(bones: np.ndarray, rng: np.random.Generator, kind: str, pen_radius: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def five_flag(
+    bones: np.ndarray, rng: np.random.Generator, kind: str, pen_radius: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """A 5's flag (its top bar) made "short", "detached" from the stem (by a gap that stays open under
     a pen of `pen_radius`), or "faint".
 
@@ -146,9 +151,15 @@ def foot_and_flag(bones: np.ndarray, rng: np.random.Generator, foot: bool, flag:
     cols = cols + reach
     if flag:
         x, y = int(cols[np.argmin(rows)]), int(rows.min())
-        cv.line(drawn, (x, y), (x - round(rng.uniform(0.2, 0.35) * height), y + round(rng.uniform(0.15, 0.3) * height)), 1, 1)
+        cv.line(
+            drawn,
+            (x, y),
+            (x - round(rng.uniform(0.2, 0.35) * height), y + round(rng.uniform(0.15, 0.3) * height)),
+            1,
+            1,
+        )
     if foot:
         x, y, half = int(cols[np.argmax(rows)]), int(rows.max()), round(rng.uniform(0.15, 0.25) * height)
         cv.line(drawn, (x - half, y), (x + half, y), 1, 1)
     used = np.flatnonzero(drawn.any(axis=0))
-    return drawn[:, used.min(): used.max() + 1].astype(bones.dtype, copy=False)
+    return drawn[:, used.min() : used.max() + 1].astype(bones.dtype, copy=False)

@@ -4,6 +4,7 @@ Paths stream from the inputs to the workers and their lines stream to --out: not
 whole list. The parent alone writes --out, one flushed line per page, so a kill loses only the
 pages in flight, and --resume finds every finished page in the file itself.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -33,6 +34,7 @@ CHUNK = 16  # pages a worker reads per task: ~50 ms of work, so queueing costs n
 
 
 # ---- inputs ---------------------------------------------------------------------------------------------
+
 
 def check_inputs(inputs: tuple[str, ...]) -> None:
     """Refuse, before any work, a path list that cannot be opened or stdin given twice."""
@@ -91,6 +93,7 @@ def chunks(paths: Iterable[str], size: int) -> Iterator[list[str]]:
 
 # ---- --out and --resume ---------------------------------------------------------------------------------
 
+
 def finished_files(out: Path) -> set[str]:
     """The `file` of every complete line in `out`, after cutting off a last line a kill left half-written."""
     done = set()
@@ -138,7 +141,9 @@ def _read_chunk(paths: list[str]) -> tuple[list[str], int]:
     return _reader.read(paths)
 
 
-def run_pool(paths: Iterator[str], options: BatchOptions, jobs: int | None, write: Callable[[list[str], int], None]) -> None:
+def run_pool(
+    paths: Iterator[str], options: BatchOptions, jobs: int | None, write: Callable[[list[str], int], None]
+) -> None:
     """Read `paths` in `jobs` worker processes (this one when jobs is 1), passing each chunk's lines to `write`."""
     jobs = jobs or len(os.sched_getaffinity(0))
     if jobs == 1:
@@ -149,8 +154,9 @@ def run_pool(paths: Iterator[str], options: BatchOptions, jobs: int | None, writ
     import multiprocessing
 
     # spawn: a fresh interpreter per worker, not a fork of a parent whose OpenCV and runtime hold threads.
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-                             initargs=(options,)) as pool:
+    with ProcessPoolExecutor(
+        jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker, initargs=(options,)
+    ) as pool:
         in_flight = set()
         for chunk in chunks(paths, CHUNK):
             in_flight.add(pool.submit(_read_chunk, chunk))
@@ -164,24 +170,35 @@ def run_pool(paths: Iterator[str], options: BatchOptions, jobs: int | None, writ
 
 # ---- the command ----------------------------------------------------------------------------------------
 
+
 @dataclass
 class Tally:
     pages: int = 0
     errors: int = 0
 
 
-def run_batch(inputs: tuple[str, ...], out: Path, resume: bool, jobs: int | None, engine: str, address: str | None,
-              options: BatchOptions) -> None:
+def run_batch(
+    inputs: tuple[str, ...],
+    out: Path,
+    resume: bool,
+    jobs: int | None,
+    engine: str,
+    address: str | None,
+    options: BatchOptions,
+) -> None:
     """The batch command: validate, stream the pending pages through the engine into --out, summarise."""
     check_inputs(inputs)
     if engine == "ray" and importlib.util.find_spec("ray") is None:
-        raise BadInput("--engine ray needs Ray, which only .venv-cluster holds: make setup-cluster, then run "
-                       "this with .venv-cluster/bin/python")
+        raise BadInput(
+            "--engine ray needs Ray, which only .venv-cluster holds: make setup-cluster, then run "
+            "this with .venv-cluster/bin/python"
+        )
     load_classifier(options.classifier_args)  # a bad model is one line here, not a crash in every worker
     handle, done = open_out(out, resume)
     started = time.perf_counter()
     tally = Tally()
     with handle, _progress(inputs, done) as bar:
+
         def write(lines: list[str], errors: int) -> None:
             handle.write("".join(line + "\n" for line in lines))
             handle.flush()  # in the kernel now: a kill of this process loses none of it
@@ -198,11 +215,14 @@ def run_batch(inputs: tuple[str, ...], out: Path, resume: bool, jobs: int | None
             else:
                 run_pool(pending, options, jobs, write)
         except KeyboardInterrupt:
-            raise OneLineError(f"interrupted after {tally.pages} pages, all in {out}; "
-                                       "run the same command with --resume to finish") from None
+            raise OneLineError(
+                f"interrupted after {tally.pages} pages, all in {out}; run the same command with --resume to finish"
+            ) from None
         except BrokenProcessPool:
-            raise OneLineError(f"a worker process died after {tally.pages} pages (all in {out}); "
-                                       "run the same command with --resume to finish") from None
+            raise OneLineError(
+                f"a worker process died after {tally.pages} pages (all in {out}); "
+                "run the same command with --resume to finish"
+            ) from None
     _summarise(tally, time.perf_counter() - started, out, len(done))
 
 
@@ -220,5 +240,7 @@ def _progress(inputs: tuple[str, ...], done: set[str]):
 def _summarise(tally: Tally, seconds: float, out: Path, skipped: int) -> None:
     rate = tally.pages / seconds if seconds > 0 else 0.0
     resumed = f" ({skipped} already there)" if skipped else ""
-    click.echo(f"{tally.pages} pages, {tally.errors} errors, {rate:.1f} pages/s, {seconds:.1f} s wall "
-               f"-> {out}{resumed}", err=True)
+    click.echo(
+        f"{tally.pages} pages, {tally.errors} errors, {rate:.1f} pages/s, {seconds:.1f} s wall -> {out}{resumed}",
+        err=True,
+    )

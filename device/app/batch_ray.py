@@ -7,6 +7,7 @@ The model travels with the job as bytes; the pages are read by absolute path, so
 see them at the same path (docs/batch.md). Only .venv-cluster has Ray: this module is imported
 lazily, by --engine ray alone.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,12 +47,19 @@ class RayPageReader:
         import numpy as np
 
         records = [self._reader.record(str(source), str(path)) for source, path in zip(batch["file"], batch["path"])]
-        return {"line": np.array([json.dumps(record) for record in records], dtype=object),
-                "error": np.array(["error" in record for record in records], dtype=bool)}
+        return {
+            "line": np.array([json.dumps(record) for record in records], dtype=object),
+            "error": np.array(["error" in record for record in records], dtype=bool),
+        }
 
 
-def run_ray(paths: Iterator[str], options: BatchOptions, jobs: int | None, address: str | None,
-            write: Callable[[list[str], int], None]) -> None:
+def run_ray(
+    paths: Iterator[str],
+    options: BatchOptions,
+    jobs: int | None,
+    address: str | None,
+    write: Callable[[list[str], int], None],
+) -> None:
     """Read `paths` with Ray Data on `jobs` actors, passing each batch's lines to `write` as it arrives."""
     import ray
 
@@ -70,19 +78,33 @@ def run_ray(paths: Iterator[str], options: BatchOptions, jobs: int | None, addre
                 # The read takes no CPU of its own, else actors on every core would leave none for it.
                 # Blocks of BLOCK_PAGES: an actor's lines reach --out when its block is done, so one
                 # block for the whole list would hold every line back until the end.
-                pending = ray.data.read_json(f"local://{listing}", lines=True, ray_remote_args={"num_cpus": 0},
-                                             override_num_blocks=math.ceil(count / BLOCK_PAGES))
+                pending = ray.data.read_json(
+                    f"local://{listing}",
+                    lines=True,
+                    ray_remote_args={"num_cpus": 0},
+                    override_num_blocks=math.ceil(count / BLOCK_PAGES),
+                )
             lines = pending.map_batches(
-                RayPageReader, batch_size=BATCH_SIZE, batch_format="numpy", num_cpus=1,
+                RayPageReader,
+                batch_size=BATCH_SIZE,
+                batch_format="numpy",
+                num_cpus=1,
                 compute=ray.data.ActorPoolStrategy(size=actors),
-                fn_constructor_kwargs={"model": model_path.read_bytes(), "sidecar": sidecar_path(model_path).read_bytes(),
-                                       "model_file": model_path.name, "options": options})
+                fn_constructor_kwargs={
+                    "model": model_path.read_bytes(),
+                    "sidecar": sidecar_path(model_path).read_bytes(),
+                    "model_file": model_path.name,
+                    "options": options,
+                },
+            )
             try:
                 for batch in lines.iter_batches(batch_size=None, batch_format="numpy"):
                     write([str(line) for line in batch["line"]], int(batch["error"].sum()))
             except ray.exceptions.RayError as error:  # an actor or node lost: what was written stays
-                raise OneLineError(f"the Ray job failed ({last_line(error)}); the lines written are kept: "
-                                   "run the same command with --resume to finish") from None
+                raise OneLineError(
+                    f"the Ray job failed ({last_line(error)}); the lines written are kept: "
+                    "run the same command with --resume to finish"
+                ) from None
         finally:
             ray.shutdown()
 
@@ -103,8 +125,14 @@ def _connect(address: str | None, jobs: int | None) -> None:
 
     # The workers import `device` from the copy Ray ships with the job, not from this checkout's path.
     try:
-        ray.init(address=address, num_cpus=None if address else jobs, runtime_env={"py_modules": [str(DEVICE_PACKAGE)]},
-                 include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+        ray.init(
+            address=address,
+            num_cpus=None if address else jobs,
+            runtime_env={"py_modules": [str(DEVICE_PACKAGE)]},
+            include_dashboard=False,
+            logging_level=logging.ERROR,
+            log_to_driver=False,
+        )
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         raise OneLineError(f"cannot start or join {where} ({last_line(error)}); see docs/batch.md") from None

@@ -1,4 +1,5 @@
 """Live recognition from a camera, a video file or a folder of images: free handwriting or the GUI's boxes."""
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,9 @@ def frames(source: int | Path) -> Iterator[tuple[str, np.ndarray | None]]:
         return
     capture = cv.VideoCapture(str(source) if isinstance(source, Path) else source)
     if not capture.isOpened():
-        raise SourceError(f"{source}: cannot open as a camera or video "
-                          "(check the camera index, or pass --source VIDEO_OR_FOLDER)")
+        raise SourceError(
+            f"{source}: cannot open as a camera or video (check the camera index, or pass --source VIDEO_OR_FOLDER)"
+        )
     try:
         index = 0
         while True:
@@ -60,13 +62,21 @@ def draw(frame: np.ndarray, result: Result, fps: float) -> np.ndarray:
         cv.rectangle(shown, (region.x, region.y), (region.x + region.w, region.y + region.h), colour, 2)
         label = "?" if digit.digit is None else f"{digit.digit}{'?' if digit.low_confidence else ''}"
         cv.putText(shown, label, (region.x, max(region.y - 6, 14)), cv.FONT_HERSHEY_SIMPLEX, 0.8, colour, 2)
-    cv.putText(shown, f"zip {result.zip}   {fps:.1f} fps", (10, shown.shape[0] - 12), cv.FONT_HERSHEY_SIMPLEX,
-               0.7, (255, 0, 0), 2)
+    cv.putText(
+        shown,
+        f"zip {result.zip}   {fps:.1f} fps",
+        (10, shown.shape[0] - 12),
+        cv.FONT_HERSHEY_SIMPLEX,
+        0.7,
+        (255, 0, 0),
+        2,
+    )
     return shown
 
 
-def run_camera(classifier: Classifier, source: int | Path, layout: str, digits: int, no_window: bool,
-               as_json: bool) -> int:
+def run_camera(
+    classifier: Classifier, source: int | Path, layout: str, digits: int, no_window: bool, as_json: bool
+) -> int:
     """Recognize every frame; show it (q, Esc or closing the window quits) or print it. Returns an exit status.
 
     Args:
@@ -83,8 +93,9 @@ def run_camera(classifier: Classifier, source: int | Path, layout: str, digits: 
             cv.destroyAllWindows()
 
 
-def _serve(classifier: Classifier, source: int | Path, layout: str, digits: int, window: Window | None,
-           as_json: bool) -> int:
+def _serve(
+    classifier: Classifier, source: int | Path, layout: str, digits: int, window: Window | None, as_json: bool
+) -> int:
     unreadable = 0
     last = time.perf_counter()
     for name, frame in frames(source):

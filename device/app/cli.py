@@ -1,4 +1,5 @@
 """`python -m device`: the zip-code recogniser's commands. Each one only wires the pure core to I/O."""
+
 from __future__ import annotations
 
 import contextlib
@@ -48,8 +49,13 @@ def main():
 @main.command()
 # Not checked by click, whose first unreadable path would end the run: read_image says what is wrong, per file.
 @click.argument("paths", nargs=-1, required=True, type=click.Path(readable=False, path_type=Path))
-@click.option("--layout", type=click.Choice(LAYOUTS), default="auto", show_default=True,
-              help="boxed: the GUI's red boxes; free: handwriting on paper; auto: boxed if red boxes are found.")
+@click.option(
+    "--layout",
+    type=click.Choice(LAYOUTS),
+    default="auto",
+    show_default=True,
+    help="boxed: the GUI's red boxes; free: handwriting on paper; auto: boxed if red boxes are found.",
+)
 @click.option("--digits", type=click.IntRange(1, 20), default=5, show_default=True, help="Digits in free handwriting.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, per file.")
 @model_options
@@ -83,13 +89,21 @@ def _report_result(path: Path, result, classifier: Classifier, as_json: bool) ->
 
 
 @main.command()
-@click.option("--data", type=click.Path(dir_okay=False, path_type=Path), default=lambda: os.environ.get("MNIST_NPZ"),
-              help="MNIST npz in Keras' layout.  [default: $MNIST_NPZ]")
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=lambda: os.environ.get("MNIST_NPZ"),
+    help="MNIST npz in Keras' layout.  [default: $MNIST_NPZ]",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N test images.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON line.")
-@click.option("--save-probs", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the (N, 10) probabilities as .npy (convert/ compares them with Keras').")
+@click.option(
+    "--save-probs",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the (N, 10) probabilities as .npy (convert/ compares them with Keras').",
+)
 @model_options
 def evaluate(data, limit, batch_size, as_json, save_probs, classifier_args):
     """Accuracy of the model on the MNIST test set, in this device's own runtime."""
@@ -106,8 +120,10 @@ def evaluate(data, limit, batch_size, as_json, save_probs, classifier_args):
     if as_json:
         click.echo(json.dumps(report))
     else:
-        click.echo(f"{report['model']}: MNIST test accuracy {report['accuracy']:.2%} on {report['n']} images "
-                   f"({report['runtime']} {report['runtime_version']}, {report['seconds']:.1f} s)")
+        click.echo(
+            f"{report['model']}: MNIST test accuracy {report['accuracy']:.2%} on {report['n']} images "
+            f"({report['runtime']} {report['runtime_version']}, {report['seconds']:.1f} s)"
+        )
 
 
 def _save_file(ctx, param, value: Path | None) -> Path | None:
@@ -120,9 +136,14 @@ def _save_file(ctx, param, value: Path | None) -> Path | None:
 
 
 @main.command()
-@click.option("--save", type=click.Path(dir_okay=False, path_type=Path), default=None, callback=_save_file,
-              help="The PNG file `w` writes, replaced by each press (the window says so).  "
-                   "[default: a new ~/Pictures/ziplite/zipcode-NNN.png each time, never replacing one]")
+@click.option(
+    "--save",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    callback=_save_file,
+    help="The PNG file `w` writes, replaced by each press (the window says so).  "
+    "[default: a new ~/Pictures/ziplite/zipcode-NNN.png each time, never replacing one]",
+)
 @model_options
 def gui(save, classifier_args):
     """The book's drawing window: r read, e erase, u undo, s model inputs, w write PNG, q or Esc quit."""
@@ -135,10 +156,19 @@ def gui(save, classifier_args):
 
 @main.command()
 @click.option("--camera", "camera_index", type=click.IntRange(min=0), default=None, help="Camera index [default: 0].")
-@click.option("--source", type=click.Path(exists=True, path_type=Path), default=None,
-              help="A video file or a folder of images instead of a camera.")
-@click.option("--layout", type=click.Choice(LAYOUTS), default="auto", show_default=True,
-              help="boxed: the GUI's red boxes; free: handwriting on paper; auto: boxed if red boxes are found.")
+@click.option(
+    "--source",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="A video file or a folder of images instead of a camera.",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(LAYOUTS),
+    default="auto",
+    show_default=True,
+    help="boxed: the GUI's red boxes; free: handwriting on paper; auto: boxed if red boxes are found.",
+)
 @click.option("--digits", type=click.IntRange(1, 20), default=5, show_default=True, help="Digits in free handwriting.")
 @click.option("--no-window", is_flag=True, help="Print results instead of showing frames (headless devices, tests).")
 @click.option("--json", "as_json", is_flag=True, help="With --no-window: one JSON line per frame.")
@@ -157,8 +187,9 @@ def camera(camera_index, source, layout, digits, no_window, as_json, classifier_
             require_display()
     classifier = load_classifier(classifier_args)
     try:
-        code = run_camera(classifier, source if source is not None else (camera_index or 0), layout, digits,
-                          no_window, as_json)
+        code = run_camera(
+            classifier, source if source is not None else (camera_index or 0), layout, digits, no_window, as_json
+        )
     except SourceError as error:
         raise click.ClickException(str(error)) from None
     sys.exit(code)
@@ -215,13 +246,26 @@ def _samples_truth(path: Path) -> dict[str, str]:
 @main.command()
 # Not checked by click, whose first unreadable path would end the run: each page gets its own error line.
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(allow_dash=True, readable=False))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Results: one JSON line per page, recognize --json's schema.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Results: one JSON line per page, recognize --json's schema.",
+)
 @click.option("--resume", is_flag=True, help="Skip the pages already in --out (after a kill or Ctrl-C).")
-@click.option("--jobs", type=click.IntRange(min=1), default=None,
-              help="Worker processes, or Ray actors [default: every core; with --address, the cluster's CPUs].")
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="local: worker processes here; ray: Ray Data (make setup-cluster, then .venv-cluster/bin/python).")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes, or Ray actors [default: every core; with --address, the cluster's CPUs].",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: worker processes here; ray: Ray Data (make setup-cluster, then .venv-cluster/bin/python).",
+)
 @click.option("--address", default=None, help="With --engine ray: a running cluster's address [default: a local Ray].")
 @click.option("--layout", type=click.Choice(LAYOUTS), default="auto", show_default=True, help="As in recognize.")
 @click.option("--digits", type=click.IntRange(1, 20), default=5, show_default=True, help="Digits in free handwriting.")
@@ -236,5 +280,12 @@ def batch(inputs, out, resume, jobs, engine, address, layout, digits, classifier
     if address and engine != "ray":
         raise click.BadParameter("--address is a Ray cluster's; it needs --engine ray", param_hint="--address")
     model_path, threads, runtime = classifier_args
-    run_batch(inputs, out, resume, jobs, engine, address,
-              BatchOptions((model_path, threads or 1, runtime), layout, digits, display_path(model_path)))
+    run_batch(
+        inputs,
+        out,
+        resume,
+        jobs,
+        engine,
+        address,
+        BatchOptions((model_path, threads or 1, runtime), layout, digits, display_path(model_path)),
+    )

@@ -6,6 +6,7 @@ key's message (`Drawing`, `render_strokes`, `draw_result`, `status_bar`, `inputs
 call them without a window; `run_gui` only wires the mouse and the keys to them, and writes the
 PNGs `w` asks for.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -28,25 +29,25 @@ WINDOW = "ziplite: draw a zip code"
 INPUTS_WINDOW = "ziplite: model inputs"
 KEYS = (("r", "read"), ("e", "erase"), ("u", "undo"), ("s", "model inputs"), ("w", "write PNG"), ("q/Esc", "quit"))
 KEY_HELP = "draw one digit per red box with the left mouse button; " + ", ".join(f"{k} {what}" for k, what in KEYS)
-SAVE_FOLDER = Path("~/Pictures/ziplite")   # where `w` writes numbered PNGs unless --save names a file
+SAVE_FOLDER = Path("~/Pictures/ziplite")  # where `w` writes numbered PNGs unless --save names a file
 SAVE_PATTERN = "zipcode-{:03d}.png"
 
 BRUSH_RADIUS = 4
 INK = (0, 0, 0)
-TEXT_BASELINE = 185          # result text sits in the white strip under the boxes (y 150..200)
+TEXT_BASELINE = 185  # result text sits in the white strip under the boxes (y 150..200)
 CONFIDENT_COLOUR = (0, 120, 0)
-LOW_CONFIDENCE_COLOUR = (0, 100, 255)   # orange: the digit is shown with a "?" as well
+LOW_CONFIDENCE_COLOUR = (0, 100, 255)  # orange: the digit is shown with a "?" as well
 BLANK_COLOUR = (170, 170, 170)
 HINT_COLOUR = (120, 120, 120)
-STATUS_HEIGHT = 24           # a bar under the book's 520x200 canvas: the keys, or what the last key did
+STATUS_HEIGHT = 24  # a bar under the book's 520x200 canvas: the keys, or what the last key did
 STATUS_BACKGROUND = (235, 235, 235)
 FONT = cv.FONT_HERSHEY_SIMPLEX
 
-INPUT_SCALE = 4              # 28x28 model inputs shown as 112x112
+INPUT_SCALE = 4  # 28x28 model inputs shown as 112x112
 INPUT_GAP = 8
 BLANK_INPUT_GREY = 128
-INPUTS_WINDOW_DROP = 40      # px between the drawing window and the inputs window, room for a title bar
-FRAME_MS = 15                # waitKey's wait: the loop reacts to a key within one frame
+INPUTS_WINDOW_DROP = 40  # px between the drawing window and the inputs window, room for a title bar
+FRAME_MS = 15  # waitKey's wait: the loop reacts to a key within one frame
 ESCAPE = 27
 
 Point = tuple[int, int]
@@ -54,6 +55,7 @@ Stroke = list[Point]
 
 
 # ---- pure core: pictures from strokes and results ------------------------------------------
+
 
 def draw_stroke(canvas: np.ndarray, stroke: Stroke, start: int = 0) -> None:
     """Ink `stroke` from point `start` on, in place, on the row of boxes only.
@@ -84,7 +86,7 @@ def _outside_the_boxes() -> np.ndarray:
 
 
 _BLANK = blank_canvas()
-_PRINTED = _outside_the_boxes()   # the outlines and the margins: what ink never changes
+_PRINTED = _outside_the_boxes()  # the outlines and the margins: what ink never changes
 
 
 def render_strokes(strokes: list[Stroke]) -> np.ndarray:
@@ -128,7 +130,7 @@ def status_bar(text: str | None) -> np.ndarray:
     text = text or "  ".join(f"{k} {what}" for k, what in KEYS)
     scale = 0.45
     while cv.getTextSize(text, FONT, scale, 1)[0][0] > CANVAS_SIZE[1] - 12 and scale > 0.3:
-        scale -= 0.02   # a long file name: smaller, rather than cut
+        scale -= 0.02  # a long file name: smaller, rather than cut
     cv.putText(bar, text, (6, STATUS_HEIGHT - 8), FONT, scale, INK, 1, cv.LINE_AA)
     return bar
 
@@ -168,9 +170,9 @@ class Drawing:
     def __init__(self) -> None:
         self.strokes: list[Stroke] = []
         self.result: Result | None = None
-        self.canvas = blank_canvas()   # kept in step with strokes, so a mouse move draws one segment
+        self.canvas = blank_canvas()  # kept in step with strokes, so a mouse move draws one segment
         self.pen_is_down = False
-        self.version = 0               # counts the edits, so a view of the drawing knows when it is stale
+        self.version = 0  # counts the edits, so a view of the drawing knows when it is stale
         self.status: str | None = None  # what the last key did, shown under the canvas
 
     def pen_down(self, x: int, y: int) -> None:
@@ -204,7 +206,7 @@ class Drawing:
         self._changed()
 
     def _changed(self) -> None:
-        self.result = None   # a result no longer describes an edited drawing
+        self.result = None  # a result no longer describes an edited drawing
         self.status = None
         self.version += 1
 
@@ -222,6 +224,7 @@ class Drawing:
 
 
 # ---- thin shell: the window ------------------------------------------------------------------
+
 
 class NoWindow(Exception):
     """This machine cannot show the window: no display, or an OpenCV without GUI support. One line."""
@@ -244,8 +247,10 @@ def require_display() -> None:
         problem = f"DISPLAY={display} does not answer"
     else:
         return
-    raise NoWindow(f"no display for the GUI window ({problem}); use `python -m device recognize IMAGE` or "
-                   "`python -m device camera --source VIDEO_OR_FOLDER --no-window`")
+    raise NoWindow(
+        f"no display for the GUI window ({problem}); use `python -m device recognize IMAGE` or "
+        "`python -m device camera --source VIDEO_OR_FOLDER --no-window`"
+    )
 
 
 def _x_display_answers(name: str) -> bool:
@@ -282,10 +287,10 @@ def next_numbered_path(folder: Path) -> Path:
 @dataclass
 class _Session:
     classifier: Classifier
-    save_path: Path | None          # --save: one file, replaced by each `w` (said so); None: numbered files
+    save_path: Path | None  # --save: one file, replaced by each `w` (said so); None: numbered files
     drawing: Drawing = field(default_factory=Drawing)
-    inputs: Window | None = None    # the `s` window, once opened
-    inputs_version: int = -1        # the drawing's version the `s` window shows
+    inputs: Window | None = None  # the `s` window, once opened
+    inputs_version: int = -1  # the drawing's version the `s` window shows
 
 
 def run_gui(classifier: Classifier, save_path: Path | None = None) -> None:
@@ -299,8 +304,10 @@ def run_gui(classifier: Classifier, save_path: Path | None = None) -> None:
     try:
         cv.namedWindow(WINDOW, cv.WINDOW_AUTOSIZE | cv.WINDOW_GUI_NORMAL)  # GUI_NORMAL: no Qt toolbar
     except cv.error:  # an OpenCV built without a GUI backend (opencv-python-headless)
-        raise NoWindow("this OpenCV has no window support (headless build): install opencv-python, "
-                       "or use `python -m device recognize IMAGE`") from None
+        raise NoWindow(
+            "this OpenCV has no window support (headless build): install opencv-python, "
+            "or use `python -m device recognize IMAGE`"
+        ) from None
     cv.setMouseCallback(WINDOW, _on_mouse, session.drawing)
     print(KEY_HELP, flush=True)
     window = Window(WINDOW)
@@ -362,12 +369,12 @@ def _on_key(key: int, session: _Session) -> None:
 def _open_inputs(session: _Session) -> None:
     if session.inputs is None or not session.inputs.is_open():
         if session.inputs is not None:
-            session.inputs.close()   # closed by the user: a new window, and a new watch on it
+            session.inputs.close()  # closed by the user: a new window, and a new watch on it
         cv.namedWindow(INPUTS_WINDOW, cv.WINDOW_AUTOSIZE | cv.WINDOW_GUI_NORMAL)
         session.inputs = Window(INPUTS_WINDOW)
         session.inputs_version = -1
         _refresh_inputs(session)
-        x, y, _, height = cv.getWindowImageRect(WINDOW)   # below the drawing rather than over it
+        x, y, _, height = cv.getWindowImageRect(WINDOW)  # below the drawing rather than over it
         cv.moveWindow(INPUTS_WINDOW, x, y + height + INPUTS_WINDOW_DROP)
     read = "" if session.drawing.result else "; not read yet, press r to read them"
     session.drawing.status = f"s: the model inputs of the drawing{read}"
@@ -409,14 +416,17 @@ def _write_canvas(canvas: np.ndarray, save_path: Path | None) -> str:
             write_bytes(target, png.tobytes())
         except OSError as error:  # a bad path must not close the window and lose the drawing
             problem = error.strerror or str(error)
-    name = _shown(target) if save_path is None else str(target)   # --save: as the user typed it
+    name = _shown(target) if save_path is None else str(target)  # --save: as the user typed it
     if problem is not None:
         line = f"could not write {name}: {problem}"
         print(line, file=sys.stderr, flush=True)
         return line
     line = f"{'replaced' if replacing else 'wrote'} {name}"
-    print(f"{line} ({canvas.shape[1]}x{canvas.shape[0]} PNG, {len(png)} bytes); "
-          f"read it with: python -m device recognize {name}", flush=True)
+    print(
+        f"{line} ({canvas.shape[1]}x{canvas.shape[0]} PNG, {len(png)} bytes); "
+        f"read it with: python -m device recognize {name}",
+        flush=True,
+    )
     return line
 
 

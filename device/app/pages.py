@@ -2,6 +2,7 @@
 
 Shared by the process pool (device/app/batch.py) and the Ray actors (device/app/batch_ray.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -17,10 +18,10 @@ from device.runtime import Classifier
 class BatchOptions:
     """What every worker needs to read a page the same way (it travels to each worker once)."""
 
-    classifier_args: tuple    # (model path, interpreter threads, runtime), as load_classifier takes them
+    classifier_args: tuple  # (model path, interpreter threads, runtime), as load_classifier takes them
     layout: str
     digits: int
-    model_name: str           # the model as results name it: computed here, where the command runs
+    model_name: str  # the model as results name it: computed here, where the command runs
 
 
 class PageReader:

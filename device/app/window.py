@@ -6,6 +6,7 @@ OpenCV's Qt backend keeps reporting it visible, and a loop that trusts it spins 
 until Ctrl-C. So on X the window's existence is also asked of the X server itself, through
 libxcb, whose failed requests come back as values instead of Xlib's process-wide error handler.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -15,7 +16,7 @@ import time
 
 import cv2 as cv
 
-LOOKUP_SECONDS = 0.5   # how often to look again for a window not yet found (Qt maps it a few frames late)
+LOOKUP_SECONDS = 0.5  # how often to look again for a window not yet found (Qt maps it a few frames late)
 
 
 class Window:
@@ -61,8 +62,13 @@ class _ScreenIterator(ctypes.Structure):
 
 
 class _AtomReply(ctypes.Structure):
-    _fields_ = [("response_type", ctypes.c_uint8), ("pad", ctypes.c_uint8), ("sequence", ctypes.c_uint16),
-                ("length", ctypes.c_uint32), ("atom", ctypes.c_uint32)]
+    _fields_ = [
+        ("response_type", ctypes.c_uint8),
+        ("pad", ctypes.c_uint8),
+        ("sequence", ctypes.c_uint16),
+        ("length", ctypes.c_uint32),
+        ("atom", ctypes.c_uint32),
+    ]
 
 
 class _XServer:
@@ -116,7 +122,9 @@ class _XServer:
         while pending:
             window = pending.pop()
             if self._property(window, b"_NET_WM_PID") == pid.to_bytes(4, "little") and wanted in (
-                    self._property(window, b"_NET_WM_NAME"), self._property(window, b"WM_NAME")):
+                self._property(window, b"_NET_WM_NAME"),
+                self._property(window, b"WM_NAME"),
+            ):
                 return window
             pending += self._children(window)
         return None
@@ -142,7 +150,9 @@ class _XServer:
         reply = self._reply("xcb_get_property", 0, window, self._atoms[name], 0, 0, 256)
         if not reply:
             return None
-        value = ctypes.string_at(self._xcb.xcb_get_property_value(reply), self._xcb.xcb_get_property_value_length(reply))
+        value = ctypes.string_at(
+            self._xcb.xcb_get_property_value(reply), self._xcb.xcb_get_property_value_length(reply)
+        )
         self._libc.free(reply)
         return value
 

@@ -4,6 +4,7 @@ A SIGKILL reaches only the process it names, so a child started with subprocess 
 its parent is gone. Linux can send the child a signal when its parent dies (prctl PR_SET_PDEATHSIG);
 elsewhere children are left as they were.
 """
+
 from __future__ import annotations
 
 import ctypes

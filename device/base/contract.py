@@ -4,6 +4,7 @@ train/ writes INPUT_CONTRACT into dmlp.json, convert/ copies it into every .tfli
 device/ checks it before it trusts a model. `to_model_input` is the one place that turns 28x28
 images into network input, for training, calibration, evaluation and recognition alike.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The one-line user error every command line of the project shows (device, convert, train, bench)."""
+
 from __future__ import annotations
 
 import errno

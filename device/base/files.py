@@ -1,4 +1,5 @@
 """Atomic file writes, so an interrupted run never leaves a half-written artefact behind."""
+
 from __future__ import annotations
 
 import contextlib
@@ -95,8 +96,13 @@ class UnreadableFile(Exception):
 
 # What a path that is not a regular file is, for messages: reading a FIFO blocks until a writer
 # comes, and /dev/zero or /dev/urandom never end.
-_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def read_regular_file(path: str | os.PathLike, max_bytes: int) -> bytes:

@@ -7,6 +7,7 @@ the same pages in again. Measured here: 120 page faults and 0.25 ms of kernel ti
 red-box mask (0.04 ms without them), a third of a whole recognition. A 64 MiB threshold keeps the
 pages; the process's peak memory is unchanged, since it had to hold them once anyway.
 """
+
 from __future__ import annotations
 
 import ctypes

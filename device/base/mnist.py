@@ -1,4 +1,5 @@
 """Read and validate an MNIST npz in Keras' layout, without ever unpickling."""
+
 from __future__ import annotations
 
 import zipfile
@@ -58,9 +59,12 @@ def load_npz(path: str | Path, splits: tuple[str, ...] = ("train", "test")) -> M
         _check_array(path, key, array)
     empty = np.zeros((0,), np.uint8)
     return Mnist(
-        x_train=arrays.get("x_train", empty), y_train=arrays.get("y_train", empty),
-        x_test=arrays.get("x_test", empty), y_test=arrays.get("y_test", empty),
-        source=str(path), sha256=sha256_of(path),
+        x_train=arrays.get("x_train", empty),
+        y_train=arrays.get("y_train", empty),
+        x_test=arrays.get("x_test", empty),
+        y_test=arrays.get("y_test", empty),
+        source=str(path),
+        sha256=sha256_of(path),
     )
 
 

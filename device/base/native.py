@@ -6,6 +6,7 @@ descriptor 2, beneath Python's sys.stderr: only pointing the descriptor elsewher
 They would bury the one line a user needs. Hiding is cosmetic: when the descriptor cannot be
 redirected (no temporary directory, no stderr at all), the block runs with the chatter showing.
 """
+
 from __future__ import annotations
 
 import contextlib

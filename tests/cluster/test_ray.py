@@ -5,6 +5,7 @@ by file (the `ms` timings aside), on a Ray started by the command itself and on 
 Ray nodes started as separate processes, whose head has no CPU: every page is read on the worker
 node, by an actor that got the model with the job.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,14 @@ def pages(tmp_path_factory) -> list[str]:
 
 
 def batch(*args, timeout: float = 240, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "device", "batch", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "device", "batch", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def sorted_records(out: Path) -> list[dict]:
@@ -84,8 +91,10 @@ def two_node_cluster(tmp_path):
     env = {**os.environ, "RAY_AUTH_MODE": "token"}
     start = [str(RAY), "start", "--disable-usage-stats", "--node-ip-address=127.0.0.1"]
     try:
-        for node in (["--head", f"--port={address.split(':')[1]}", "--include-dashboard=false", "--num-cpus=0"],
-                     [f"--address={address}", "--num-cpus=2"]):
+        for node in (
+            ["--head", f"--port={address.split(':')[1]}", "--include-dashboard=false", "--num-cpus=0"],
+            [f"--address={address}", "--num-cpus=2"],
+        ):
             started = subprocess.run([*start, *node], capture_output=True, text=True, timeout=120, env=env)
             assert started.returncode == 0, started.stderr[-2000:]
         yield address
@@ -101,9 +110,16 @@ def test_a_two_node_cluster_reads_every_page_on_its_worker_node(pages, local_rec
 
 
 def test_ray_is_not_imported_by_the_local_engine(pages, tmp_path):
-    probe = "import sys, runpy; sys.argv = ['device', 'batch', *sys.argv[1:]]\n" \
-            "try:\n    runpy.run_module('device', run_name='__main__')\nexcept SystemExit:\n    pass\n" \
-            "assert 'ray' not in sys.modules, 'the local engine imported Ray'"
-    done = subprocess.run([sys.executable, "-c", probe, pages[0], "--out", str(tmp_path / "r.jsonl"), "--jobs", "1"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    probe = (
+        "import sys, runpy; sys.argv = ['device', 'batch', *sys.argv[1:]]\n"
+        "try:\n    runpy.run_module('device', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "assert 'ray' not in sys.modules, 'the local engine imported Ray'"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, pages[0], "--out", str(tmp_path / "r.jsonl"), "--jobs", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert done.returncode == 0, done.stderr

@@ -3,6 +3,7 @@
 The numerals of the sample canvases, as recognize() makes them, with the digits truth.json says
 they are. Rerun after a change to the numeral pipeline (device/numeral.py, device/layout.py).
 """
+
 from __future__ import annotations
 
 import json

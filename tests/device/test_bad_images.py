@@ -4,6 +4,7 @@ Every kind of bad page goes through one `recognize --json` run (the `outcome` fi
 class costs one process: sideways phone photos (EXIF orientation), float pages, paths that are
 not files (FIFOs, devices, link loops), small files that decode huge, and pages of dots.
 """
+
 import json
 import os
 import pathlib
@@ -44,7 +45,12 @@ def _streamed_png(path, width, height, bit_depth, colour_type, row):
 
 def _exif(orientation):
     """An EXIF block (a little-endian TIFF structure) holding only the Orientation tag."""
-    return b"II*\x00" + struct.pack("<IH", 8, 1) + struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack("<I", 0)
+    return (
+        b"II*\x00"
+        + struct.pack("<IH", 8, 1)
+        + struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0)
+        + struct.pack("<I", 0)
+    )
 
 
 def _with_exif(kind, image, orientation):
@@ -57,8 +63,13 @@ def _with_exif(kind, image, orientation):
         return data[:33] + _chunk(b"eXIf", _exif(orientation)) + data[33:]
     # WebP: the extended format (VP8X, EXIF flag set) around the simple one's image chunk, then EXIF
     height, width = image.shape[:2]
-    vp8x = b"VP8X" + struct.pack("<I", 10) + bytes([0x08, 0, 0, 0]) + (width - 1).to_bytes(3, "little") \
+    vp8x = (
+        b"VP8X"
+        + struct.pack("<I", 10)
+        + bytes([0x08, 0, 0, 0])
+        + (width - 1).to_bytes(3, "little")
         + (height - 1).to_bytes(3, "little")
+    )
     exif = _exif(orientation)
     body = b"WEBP" + vp8x + data[12:] + b"EXIF" + struct.pack("<I", len(exif)) + exif
     return b"RIFF" + struct.pack("<I", len(body)) + body
@@ -70,20 +81,39 @@ def _tiff(image, orientation=1):
     height, width, channels = rgb.shape
     pixels = rgb.tobytes()
     sample_format = 3 if rgb.dtype.kind == "f" else 1
-    entries = [(256, 4, width), (257, 4, height), (258, 3, rgb.dtype.itemsize * 8), (259, 3, 1), (262, 3, 2),
-               (273, 4, 0), (274, 3, orientation), (277, 3, channels), (278, 4, height), (279, 4, len(pixels)),
-               (339, 3, sample_format)]
+    entries = [
+        (256, 4, width),
+        (257, 4, height),
+        (258, 3, rgb.dtype.itemsize * 8),
+        (259, 3, 1),
+        (262, 3, 2),
+        (273, 4, 0),
+        (274, 3, orientation),
+        (277, 3, channels),
+        (278, 4, height),
+        (279, 4, len(pixels)),
+        (339, 3, sample_format),
+    ]
     start = 8 + 2 + 12 * len(entries) + 4
-    ifd = b"".join(struct.pack("<HHI", tag, kind, 1) + (struct.pack("<HH", value, 0) if kind == 3 else
-                                                        struct.pack("<I", start if tag == 273 else value))
-                   for tag, kind, value in entries)
+    ifd = b"".join(
+        struct.pack("<HHI", tag, kind, 1)
+        + (struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", start if tag == 273 else value))
+        for tag, kind, value in entries
+    )
     return b"II*\x00" + struct.pack("<IH", 8, len(entries)) + ifd + struct.pack("<I", 0) + pixels
 
 
 # How each EXIF orientation stores an upright page: the inverse of what the tag says to do.
-STORED_AS = {1: lambda a: a, 2: lambda a: cv.flip(a, 1), 3: lambda a: cv.rotate(a, cv.ROTATE_180),
-             4: lambda a: cv.flip(a, 0), 5: cv.transpose, 6: lambda a: cv.rotate(a, cv.ROTATE_90_COUNTERCLOCKWISE),
-             7: lambda a: cv.transpose(cv.rotate(a, cv.ROTATE_180)), 8: lambda a: cv.rotate(a, cv.ROTATE_90_CLOCKWISE)}
+STORED_AS = {
+    1: lambda a: a,
+    2: lambda a: cv.flip(a, 1),
+    3: lambda a: cv.rotate(a, cv.ROTATE_180),
+    4: lambda a: cv.flip(a, 0),
+    5: cv.transpose,
+    6: lambda a: cv.rotate(a, cv.ROTATE_90_COUNTERCLOCKWISE),
+    7: lambda a: cv.transpose(cv.rotate(a, cv.ROTATE_180)),
+    8: lambda a: cv.rotate(a, cv.ROTATE_90_CLOCKWISE),
+}
 
 
 def _header_bombs():
@@ -91,9 +121,15 @@ def _header_bombs():
     side = 6000  # 36 MP: under the pixel limit, over the decoded one at 4 bytes a pixel or more
     assert side * side * 4 > MAX_DECODED_BYTES
     tiff_tags = [(256, 4, side), (257, 4, side), (258, 3, 16), (277, 3, 4), (339, 3, 1)]
-    tiff = b"II*\x00" + struct.pack("<IH", 8, len(tiff_tags)) + b"".join(
-        struct.pack("<HHI", tag, kind, 1) + (struct.pack("<HH", v, 0) if kind == 3 else struct.pack("<I", v))
-        for tag, kind, v in tiff_tags) + struct.pack("<I", 0)
+    tiff = (
+        b"II*\x00"
+        + struct.pack("<IH", 8, len(tiff_tags))
+        + b"".join(
+            struct.pack("<HHI", tag, kind, 1) + (struct.pack("<HH", v, 0) if kind == 3 else struct.pack("<I", v))
+            for tag, kind, v in tiff_tags
+        )
+        + struct.pack("<I", 0)
+    )
     return {
         "grey_alpha16.png": b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 16, 4, 0, 0, 0)),
         "rgba16.tif": tiff,
@@ -101,11 +137,16 @@ def _header_bombs():
         "page.pfm": b"PF\n%d %d\n-1.0\n" % (side, side) + bytes(64),
         "deep.ppm": b"P6\n# a comment\n%d %d\n65535\n" % (side, side) + bytes(64),
         "deep.pam": b"P7\nWIDTH %d\nHEIGHT %d\nDEPTH 4\nMAXVAL 255\nTUPLTYPE RGB_ALPHA\nENDHDR\n" % (side, side),
-        "page.j2k": b"\xff\x4f\xff\x51" + struct.pack(">HHIIIIIIIIH", 47, 0, side, side, 0, 0, side, side, 0, 0, 3)
-                    + bytes([7, 1, 1]) * 3,
+        "page.j2k": b"\xff\x4f\xff\x51"
+        + struct.pack(">HHIIIIIIIIH", 47, 0, side, side, 0, 0, side, side, 0, 0, 3)
+        + bytes([7, 1, 1]) * 3,
         "cmyk.jpg": b"\xff\xd8\xff\xc0" + struct.pack(">HBHHB", 20, 8, side, side, 4) + bytes(12) + b"\xff\xd9",
-        "huge.webp": b"RIFF" + struct.pack("<I", 22) + b"WEBPVP8X" + struct.pack("<I", 10) + bytes(4)
-                     + (16383).to_bytes(3, "little") * 2,
+        "huge.webp": b"RIFF"
+        + struct.pack("<I", 22)
+        + b"WEBPVP8X"
+        + struct.pack("<I", 10)
+        + bytes(4)
+        + (16383).to_bytes(3, "little") * 2,
         "huge.bmp": b"BM" + bytes(16) + struct.pack("<iiHH", 8000, -8000, 1, 32) + bytes(24),
         "huge.ras": b"\x59\xa6\x6a\x95" + struct.pack(">III", 9000, 9000, 24) + bytes(20),
     }
@@ -122,8 +163,10 @@ def _dot_page(path, shape, pitch):
 
 def _png_bomb(path, side=20000):
     """A real 20000x20000 grey PNG that compresses to a few hundred KB, written without allocating it."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     compressor = zlib.compressobj(9)
     row = b"\x00" * (side + 1)
     body = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
@@ -199,8 +242,9 @@ def outcome(bad_pages):
     """One `recognize --json` over every bad page and one good one, with its peak memory."""
     paths = [str(path) for path, _ in bad_pages.values()] + [GOOD]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        child = subprocess.Popen([sys.executable, "-m", "device", "recognize", *paths, "--json"], cwd=ROOT,
-                                 stdout=out, stderr=err, text=True)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "device", "recognize", *paths, "--json"], cwd=ROOT, stdout=out, stderr=err, text=True
+        )
         watchdog = threading.Timer(300, child.kill)  # a page that blocks (a FIFO) must not hang the suite
         watchdog.start()
         _, status, usage = os.wait4(child.pid, 0)  # this child's own peak memory
@@ -208,7 +252,12 @@ def outcome(bad_pages):
         out.seek(0), err.seek(0)
         stdout, stderr = out.read(), err.read()
     lines = {json.loads(line)["file"]: json.loads(line) for line in stdout.splitlines()}
-    return {"code": os.waitstatus_to_exitcode(status), "stderr": stderr, "lines": lines, "peak_mb": usage.ru_maxrss / 1024}
+    return {
+        "code": os.waitstatus_to_exitcode(status),
+        "stderr": stderr,
+        "lines": lines,
+        "peak_mb": usage.ru_maxrss / 1024,
+    }
 
 
 def test_every_page_gets_a_line_and_the_batch_goes_on(bad_pages, outcome):
@@ -217,8 +266,9 @@ def test_every_page_gets_a_line_and_the_batch_goes_on(bad_pages, outcome):
     assert outcome["lines"][GOOD]["zip"] == json.loads((ROOT / "device/samples/truth.json").read_text())["boxed_1.png"]
 
 
-@pytest.mark.parametrize("name", ["empty.png", "text.png", "truncated.png", "bomb.png", "directory.png",
-                                  "deep_rgba.png", "bomb.tif"])
+@pytest.mark.parametrize(
+    "name", ["empty.png", "text.png", "truncated.png", "bomb.png", "directory.png", "deep_rgba.png", "bomb.tif"]
+)
 def test_unusable_pages_are_per_file_errors(bad_pages, outcome, name):
     line = outcome["lines"][str(bad_pages[name][0])]
     assert set(line) == {"file", "error"} and line["error"]
@@ -273,14 +323,26 @@ def test_every_unusable_page_is_one_error_line_and_every_blank_one_reads_blank(b
         assert set(outcome["lines"][str(bad_pages[name][0])]["zip"]) == {"?"}, name
 
 
-@pytest.mark.parametrize("name, words", [
-    ("fifo.png", "named pipe"), ("zero.png", "character device"), ("urandom.png", "character device"),
-    ("null.png", "character device"), ("loop.png", "loop of symbolic links"), ("directory.png", "directory"),
-    ("socket.png", "is a socket"),
-    ("unknown.gif", "not an image this reads"), ("page.exr", "OpenEXR"), ("float_unclear.pfm", "[0, 1]"),
-    ("grey_alpha16.png", "8 bytes a pixel"), ("header_huge.webp", "MP limit"), ("header_huge.bmp", "MP limit"),
-    ("header_huge.ras", "MP limit"), *((f"header_{name}", "bytes a pixel") for name in _header_bombs()
-                                      if not name.startswith("huge"))])
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("fifo.png", "named pipe"),
+        ("zero.png", "character device"),
+        ("urandom.png", "character device"),
+        ("null.png", "character device"),
+        ("loop.png", "loop of symbolic links"),
+        ("directory.png", "directory"),
+        ("socket.png", "is a socket"),
+        ("unknown.gif", "not an image this reads"),
+        ("page.exr", "OpenEXR"),
+        ("float_unclear.pfm", "[0, 1]"),
+        ("grey_alpha16.png", "8 bytes a pixel"),
+        ("header_huge.webp", "MP limit"),
+        ("header_huge.bmp", "MP limit"),
+        ("header_huge.ras", "MP limit"),
+        *((f"header_{name}", "bytes a pixel") for name in _header_bombs() if not name.startswith("huge")),
+    ],
+)
 def test_each_kind_of_unusable_path_says_what_it_is(bad_pages, outcome, name, words):
     assert words in outcome["lines"][str(bad_pages[name][0])]["error"]
 
@@ -310,24 +372,32 @@ def test_joining_the_closest_neighbours_by_heap_matches_the_rescan():
         while len(groups) > digits:
             gaps = _gaps(groups)
             i = gaps.index(min(gaps))
-            groups = groups[:i] + [_union(groups[i], groups[i + 1])] + groups[i + 2:]
+            groups = groups[:i] + [_union(groups[i], groups[i + 1])] + groups[i + 2 :]
         return groups
 
     rng = random.Random(14)
     for _ in range(2000):
-        groups = sorted((Rect(rng.randint(0, 120), rng.randint(0, 20), rng.randint(1, 20), rng.randint(1, 30))
-                         for _ in range(rng.randint(0, 40))), key=lambda rect: rect.x)
+        groups = sorted(
+            (
+                Rect(rng.randint(0, 120), rng.randint(0, 20), rng.randint(1, 20), rng.randint(1, 30))
+                for _ in range(rng.randint(0, 40))
+            ),
+            key=lambda rect: rect.x,
+        )
         digits = rng.randint(1, 8)
         assert _join_closest(groups, digits) == rescan(groups, digits), (groups, digits)
 
 
-@pytest.mark.parametrize("make, words", [
-    (lambda p: p.mkdir(), "is a directory"),
-    (os.mkfifo, "named pipe"),
-    (lambda p: p.symlink_to("/dev/null"), "character device"),
-    (lambda p: p.symlink_to(p), "loop of symbolic links"),
-    (lambda p: None, "no such file"),
-])
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda p: p.mkdir(), "is a directory"),
+        (os.mkfifo, "named pipe"),
+        (lambda p: p.symlink_to("/dev/null"), "character device"),
+        (lambda p: p.symlink_to(p), "loop of symbolic links"),
+        (lambda p: None, "no such file"),
+    ],
+)
 def test_each_bad_model_path_gets_one_true_line(tmp_path, make, words):
     model = tmp_path / "model.tflite"
     make(model)
@@ -338,8 +408,14 @@ def test_each_bad_model_path_gets_one_true_line(tmp_path, make, words):
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
 def test_stdout_on_a_full_disk_is_one_line_and_a_failure():
     with open("/dev/full", "w") as full:
-        done = subprocess.run([sys.executable, "-m", "device", "recognize", GOOD], cwd=ROOT, stdout=full,
-                              stderr=subprocess.PIPE, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "device", "recognize", GOOD],
+            cwd=ROOT,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
     assert done.returncode == 1 and "No space left" in one_clean_line(done.stderr)
 
 
@@ -365,7 +441,9 @@ def shared_tmp():
 def test_unreadable_pages_and_models_are_one_line_each_for_a_user_who_cannot_read_them(shared_tmp):
     prefix = _as_nobody()
     if prefix is None:
-        pytest.skip("needs root and setpriv to run as nobody (root reads mode-000 files, so a test as root proves nothing)")
+        pytest.skip(
+            "needs root and setpriv to run as nobody (root reads mode-000 files, so a test as root proves nothing)"
+        )
     tmp_path = shared_tmp
     home = tmp_path / "home"  # the probe's cache, made as root (nobody may not run the probe's interpreter) and shared
     run(["-m", "device", "recognize", GOOD], env={"HOME": str(home)}, timeout=120)
@@ -382,31 +460,57 @@ def test_unreadable_pages_and_models_are_one_line_each_for_a_user_who_cannot_rea
         if not path.is_symlink() and path not in (locked_dir, locked_page, model):
             path.chmod(0o777 if path.is_dir() else 0o666)
     env = {**os.environ, "HOME": str(home)}
-    pages = subprocess.run([*prefix, sys.executable, "-m", "device", "recognize", str(locked_page), GOOD,
-                            str(locked_dir / "page.png")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    pages = subprocess.run(
+        [*prefix, sys.executable, "-m", "device", "recognize", str(locked_page), GOOD, str(locked_dir / "page.png")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     lines = pages.stdout.splitlines()
     assert pages.returncode == 1 and "Traceback" not in pages.stderr, pages.stderr
     assert [line.split(": ")[-1] for line in lines[::2]] == [lines[0].split(": ")[-1]] * 2
     assert "permission denied" in lines[0] and "permission denied" in lines[2] and _truth("boxed_1.png") in lines[1]
-    models = subprocess.run([*prefix, sys.executable, "-m", "device", "recognize", GOOD, "--model", str(model)],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    models = subprocess.run(
+        [*prefix, sys.executable, "-m", "device", "recognize", GOOD, "--model", str(model)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert models.returncode == 2 and "permission denied" in one_clean_line(models.stderr)
     private = tmp_path / "private"  # a home whose cache this user may not enter: probed again, no traceback
     private.mkdir(mode=0o700)
-    uncached = subprocess.run([*prefix, sys.executable, "-m", "device", "recognize", GOOD], cwd=ROOT,
-                              env={**env, "HOME": str(private)}, capture_output=True, text=True, timeout=120)
-    assert (uncached.returncode == 0 and _truth("boxed_1.png") in uncached.stdout) or \
-        (uncached.returncode == 2 and one_clean_line(uncached.stderr)), uncached.stderr
+    uncached = subprocess.run(
+        [*prefix, sys.executable, "-m", "device", "recognize", GOOD],
+        cwd=ROOT,
+        env={**env, "HOME": str(private)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (uncached.returncode == 0 and _truth("boxed_1.png") in uncached.stdout) or (
+        uncached.returncode == 2 and one_clean_line(uncached.stderr)
+    ), uncached.stderr
     out = tmp_path / "batch.jsonl"
-    batch = subprocess.run([*prefix, sys.executable, "-m", "device", "batch", str(locked_page), GOOD, "--out", str(out),
-                            "--jobs", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    batch = subprocess.run(
+        [*prefix, sys.executable, "-m", "device", "batch", str(locked_page), GOOD, "--out", str(out), "--jobs", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "Traceback" not in batch.stderr and "Usage" not in batch.stderr, batch.stderr
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert "permission denied" in records[0]["error"] and records[1]["zip"] == _truth("boxed_1.png")
 
 
-@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp", ".tiff", ".bmp", ".ppm", ".pgm", ".pam", ".pfm", ".hdr",
-                                    ".jp2", ".ras"])
+@pytest.mark.parametrize(
+    "suffix", [".png", ".jpg", ".webp", ".tiff", ".bmp", ".ppm", ".pgm", ".pam", ".pfm", ".hdr", ".jp2", ".ras"]
+)
 def test_damaged_headers_of_every_format_are_measured_or_refused(suffix):
     page = cv.imread(str(ROOT / PHOTO))
     if suffix == ".pgm":

@@ -1,4 +1,5 @@
 """Every damaged or foreign model ends in exit status 2 and one line naming the file: never a crash."""
+
 import hashlib
 import json
 import os
@@ -28,8 +29,11 @@ def _shipped_sidecar() -> dict:
 
 
 def _recognise_with(model, cache):
-    return run(["-m", "device", "recognize", SAMPLE, "--json", "--model", str(model)], timeout=120,
-               env={"XDG_CACHE_HOME": str(cache)})
+    return run(
+        ["-m", "device", "recognize", SAMPLE, "--json", "--model", str(model)],
+        timeout=120,
+        env={"XDG_CACHE_HOME": str(cache)},
+    )
 
 
 def _assert_refused(done, model, *words):
@@ -40,12 +44,15 @@ def _assert_refused(done, model, *words):
         assert word in line, line
 
 
-@pytest.mark.parametrize("damage, words", [
-    (lambda b: b"", ["sha256"]),
-    (lambda b: b[: len(b) // 2], ["sha256"]),
-    (lambda b: b[:100] + bytes([b[100] ^ 0x10]) + b[101:], ["sha256"]),
-    (lambda b: np.random.default_rng(1).bytes(len(b)), ["sha256"]),
-])
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        (lambda b: b"", ["sha256"]),
+        (lambda b: b[: len(b) // 2], ["sha256"]),
+        (lambda b: b[:100] + bytes([b[100] ^ 0x10]) + b[101:], ["sha256"]),
+        (lambda b: np.random.default_rng(1).bytes(len(b)), ["sha256"]),
+    ],
+)
 def test_damaged_file_with_its_original_json(tmp_path, damage, words):
     model = _install(tmp_path, damage(SHIPPED_MODEL.read_bytes()), _shipped_sidecar())
     _assert_refused(_recognise_with(model, tmp_path / "cache"), model, *words)
@@ -61,8 +68,16 @@ def test_missing_json(tmp_path):
     assert done.returncode == 2 and "model.json: missing" in one_clean_line(done.stderr)
 
 
-@pytest.mark.parametrize("text", ["{not json", "[]", '{"sha256": 5}', '{"sha256": "x", "input": {"shape": [28, 28], '
-                                  '"range": [0.0, 1.0], "ink": "high"}}', "\xff\xfe"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{not json",
+        "[]",
+        '{"sha256": 5}',
+        '{"sha256": "x", "input": {"shape": [28, 28], "range": [0.0, 1.0], "ink": "high"}}',
+        "\xff\xfe",
+    ],
+)
 def test_malformed_json(tmp_path, text):
     model = _install(tmp_path, SHIPPED_MODEL.read_bytes(), None)
     (tmp_path / "model.json").write_text(text, encoding="latin-1")
@@ -73,21 +88,23 @@ def test_malformed_json(tmp_path, text):
 def _mutate(content: bytes, rng: np.random.Generator) -> bytes:
     data = bytearray(content)
     kind = int(rng.integers(6))
-    if kind == 0:                                   # a few flipped bits anywhere
+    if kind == 0:  # a few flipped bits anywhere
         for _ in range(int(rng.integers(1, 9))):
             data[rng.integers(len(data))] ^= 1 << int(rng.integers(8))
-    elif kind == 1:                                 # truncated
+    elif kind == 1:  # truncated
         data = data[: int(rng.integers(0, len(data)))]
-    elif kind == 2:                                 # a run of random bytes in the flatbuffer's tables
+    elif kind == 2:  # a run of random bytes in the flatbuffer's tables
         start = int(rng.integers(0, 4096))
-        data[start: start + 16] = rng.bytes(16)
-    elif kind == 3:                                 # a zeroed block
+        data[start : start + 16] = rng.bytes(16)
+    elif kind == 3:  # a zeroed block
         start = int(rng.integers(len(data)))
-        data[start: start + int(rng.integers(1, 256))] = bytes(min(256, len(data) - start))[: len(data[start: start + 256])]
-    elif kind == 4:                                 # bytes inserted, shifting every offset after them
+        data[start : start + int(rng.integers(1, 256))] = bytes(min(256, len(data) - start))[
+            : len(data[start : start + 256])
+        ]
+    elif kind == 4:  # bytes inserted, shifting every offset after them
         at = int(rng.integers(len(data)))
         data[at:at] = rng.bytes(int(rng.integers(1, 64)))
-    else:                                           # bits flipped in the last 4 KB (buffers' tables)
+    else:  # bits flipped in the last 4 KB (buffers' tables)
         for _ in range(int(rng.integers(1, 9))):
             data[len(data) - 1 - int(rng.integers(4096))] ^= 1 << int(rng.integers(8))
     return bytes(data)
@@ -123,6 +140,7 @@ def test_fuzzed_models_never_crash_the_process(tmp_path):
 
 # --- The model's JSON: hostile documents, and labels that would misread digits --------------------
 
+
 def _read_sidecar_of(folder, text: str | bytes):
     from device.runtime import read_sidecar
 
@@ -140,14 +158,24 @@ def _hostile_documents():
     yield "NaN", json.dumps(shipped | {"size_bytes": float("nan")})
     yield "not UTF-8", b"\xff\xfe{}"
     yield "no tensors", json.dumps({k: v for k, v in shipped.items() if k != "tensors"})
-    yield "tensor scale text", json.dumps(shipped | {"tensors": {**shipped["tensors"], "input": {
-        **shipped["tensors"]["input"], "scale": "0.5"}}})
+    yield (
+        "tensor scale text",
+        json.dumps(
+            shipped | {"tensors": {**shipped["tensors"], "input": {**shipped["tensors"]["input"], "scale": "0.5"}}}
+        ),
+    )
     yield "runtimes a list", json.dumps(shipped | {"runtimes": []})
     # Labels: the class index is the digit everywhere, so anything but "0".."9" in order is refused.
-    for name, labels in [("reversed", [str(d) for d in range(9, -1, -1)]), ("ten to nineteen", [str(d) for d in range(10, 20)]),
-                         ("negative", [str(-d) for d in range(10)]), ("letters", list("abcdefghij")),
-                         ("nine", [str(d) for d in range(9)]), ("repeated", ["0"] * 10), ("numbers", list(range(10))),
-                         ("a swap", ["1", "0", *map(str, range(2, 10))])]:
+    for name, labels in [
+        ("reversed", [str(d) for d in range(9, -1, -1)]),
+        ("ten to nineteen", [str(d) for d in range(10, 20)]),
+        ("negative", [str(-d) for d in range(10)]),
+        ("letters", list("abcdefghij")),
+        ("nine", [str(d) for d in range(9)]),
+        ("repeated", ["0"] * 10),
+        ("numbers", list(range(10))),
+        ("a swap", ["1", "0", *map(str, range(2, 10))]),
+    ]:
         yield f"labels {name}", json.dumps(shipped | {"labels": labels})
 
 
@@ -178,6 +206,7 @@ def test_labels_not_the_ten_digits_are_refused_on_the_command_line(tmp_path):
 
 # --- The model's own tensors against its JSON, and known answers --------------------------------
 
+
 def _offsets(content: bytes, pattern: bytes) -> list[int]:
     found, at = [], content.find(pattern)
     while at != -1:
@@ -190,7 +219,7 @@ def _numeric_edits(content: bytes):
     """Every place the shipped int8 model stores a quantisation value or softmax's beta (found by value,
     so a reconverted model is covered too), each set to values that used to read a wrong zip code."""
     sidecar = _shipped_sidecar()["tensors"]
-    floats = [sidecar["input"]["scale"], sidecar["output"]["scale"], 1.0]   # 1.0: softmax beta
+    floats = [sidecar["input"]["scale"], sidecar["output"]["scale"], 1.0]  # 1.0: softmax beta
     for value in floats:
         for offset in _offsets(content, struct.pack("<f", value)):
             for new in (0.0, -1.0, value * 4):
@@ -208,7 +237,7 @@ def test_edited_quantisation_or_softmax_never_reads_a_wrong_zip_code(tmp_path):
     truth = json.loads((ROOT / "device" / "samples" / "truth.json").read_text())
     cases = []
     for index, (name, offset, new) in enumerate(_numeric_edits(original)):
-        content = original[:offset] + new + original[offset + len(new):]
+        content = original[:offset] + new + original[offset + len(new) :]
         folder = tmp_path / f"e{index:03d}"
         folder.mkdir()
         sidecar = _shipped_sidecar() | {"sha256": hashlib.sha256(content).hexdigest()}
@@ -217,8 +246,19 @@ def test_edited_quantisation_or_softmax_never_reads_a_wrong_zip_code(tmp_path):
 
     def read_samples(case):
         _, folder, model = case
-        return run(["-m", "device", "recognize", *(f"device/samples/{name}" for name in truth), "--json",
-                    "--model", str(model)], timeout=120, env={"XDG_CACHE_HOME": str(folder / "cache")})
+        return run(
+            [
+                "-m",
+                "device",
+                "recognize",
+                *(f"device/samples/{name}" for name in truth),
+                "--json",
+                "--model",
+                str(model),
+            ],
+            timeout=120,
+            env={"XDG_CACHE_HOME": str(folder / "cache")},
+        )
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         results = list(pool.map(read_samples, cases))
@@ -247,6 +287,7 @@ def test_the_shipped_model_reads_every_known_digit():
 
 
 # --- Threads --------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("threads", ["0", "65", "2147483648", "100000", "-1", "two"])
 def test_thread_counts_outside_1_to_64_are_a_usage_error(threads):

@@ -1,4 +1,5 @@
 """`python -m device batch` as users run it: real canvases, bad files among them, kills and resumes."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -56,8 +57,14 @@ def bad_files(tmp_path) -> list[str]:
 
 def batch(*args, stdin: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """The command as a real subprocess in the device environment."""
-    return subprocess.run([sys.executable, "-m", "device", "batch", *map(str, args)], input=stdin, capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "device", "batch", *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 def records(out: Path) -> dict[str, dict]:
@@ -75,8 +82,9 @@ def test_folder_list_and_stdin_with_bad_files_give_one_line_each(pages, bad_file
     listing = tmp_path / "more.txt"
     listing.write_text("\n".join(bad_files[:3]) + "\n\n")  # a blank line is not a page
     out = tmp_path / "results.jsonl"
-    done = batch(Path(next(iter(pages))).parent, listing, "-", "--out", out, "--jobs", "2",
-                 stdin="\n".join(bad_files[3:]) + "\n")
+    done = batch(
+        Path(next(iter(pages))).parent, listing, "-", "--out", out, "--jobs", "2", stdin="\n".join(bad_files[3:]) + "\n"
+    )
     assert done.returncode == 0, done.stderr
     found = records(out)
     assert set(found) == set(pages) | set(bad_files)
@@ -105,8 +113,21 @@ def test_records_are_recognize_json_records(pages, bad_files, tmp_path):
 def test_layout_digits_and_model_options_reach_the_workers(pages, tmp_path):
     free_pages = [path for path in pages if "rendered/free" in path]
     out = tmp_path / "results.jsonl"
-    done = batch(*free_pages, "--out", out, "--jobs", "2", "--layout", "free", "--digits", "4",
-                 "--model", ROOT / "models" / "dmlp_int8.tflite", "--threads", "1")
+    done = batch(
+        *free_pages,
+        "--out",
+        out,
+        "--jobs",
+        "2",
+        "--layout",
+        "free",
+        "--digits",
+        "4",
+        "--model",
+        ROOT / "models" / "dmlp_int8.tflite",
+        "--threads",
+        "1",
+    )
     assert done.returncode == 0, done.stderr
     assert all(len(record["digits"]) == 4 and record["layout"] == "free" for record in records(out).values())
     boxed = batch(*free_pages, "--out", tmp_path / "boxed.jsonl", "--layout", "boxed")
@@ -169,9 +190,13 @@ def test_killed_at_random_moments_and_resumed_none_lost_none_twice(pages, tmp_pa
     kills = mid_batch = 0
     while kills < 20:
         before = out.stat().st_size if out.exists() else 0
-        process = subprocess.Popen([sys.executable, "-m", "device", "batch", str(folder), "--out", str(out),
-                                    "--resume", "--jobs", "2"], cwd=ROOT, start_new_session=True,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "device", "batch", str(folder), "--out", str(out), "--resume", "--jobs", "2"],
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(rng.uniform(0.0, 1.2 * whole_run))
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -193,8 +218,12 @@ def test_a_terminal_gets_a_progress_bar_with_a_total(pages, tmp_path):
 
     leader, follower = pty.openpty()
     paths = list(pages)[:4]
-    process = subprocess.Popen([sys.executable, "-m", "device", "batch", *paths, "--out", str(tmp_path / "r.jsonl"),
-                                "--jobs", "1"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=follower)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "device", "batch", *paths, "--out", str(tmp_path / "r.jsonl"), "--jobs", "1"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+    )
     os.close(follower)
     shown = b""
     while True:
@@ -223,9 +252,14 @@ def test_the_ray_engine_outside_the_cluster_environment_is_one_line(pages, tmp_p
 def test_paths_stream_results_are_written_before_the_input_list_ends(pages, tmp_path):
     """Lines reach --out while stdin is still open: the list is never read whole before work starts."""
     out = tmp_path / "results.jsonl"
-    process = subprocess.Popen([sys.executable, "-m", "device", "batch", "-", "--out", str(out), "--jobs", "2"],
-                               cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "device", "batch", "-", "--out", str(out), "--jobs", "2"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     paths = list(pages)
     try:
         process.stdin.write("".join(f"{paths[i % len(paths)]}\n" for i in range(80)))  # five chunks of 16

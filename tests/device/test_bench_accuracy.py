@@ -1,4 +1,5 @@
 """`python -m bench` and `python -m device bench`, as `make bench` runs them."""
+
 import json
 
 from bench.render import CANVAS_LAYOUTS
@@ -32,8 +33,16 @@ def test_device_bench_prints_its_table_for_the_runtime_and_threads_it_used():
     assert done.returncode == 0 and done.stderr == "", done.stderr
     lines = done.stdout.splitlines()
     assert " with 1 thread, model models/cnn_int8.tflite" in lines[0]
-    for label in ("preprocess", "invoke", "total", "model load", "process start to first result", "peak RSS",
-                  "5-digit invoke p50, by threads", "1 thread "):
+    for label in (
+        "preprocess",
+        "invoke",
+        "total",
+        "model load",
+        "process start to first result",
+        "peak RSS",
+        "5-digit invoke p50, by threads",
+        "1 thread ",
+    ):
         assert any(line.strip().startswith(label) for line in lines), label
     p50, p95 = map(float, next(line for line in lines if line.strip().startswith("total")).split()[1:])
     assert 0 < p50 <= p95  # numbers, in order; their size is the bench's business, not the test's

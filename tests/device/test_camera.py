@@ -1,4 +1,5 @@
 """Camera mode on a video file and on a folder of images (no camera in CI, the same code path)."""
+
 import json
 import shutil
 
@@ -26,8 +27,13 @@ def test_the_boxed_samples_are_read_in_their_boxes_by_default():
     truth = json.loads((ROOT / "device/samples/truth.json").read_text())
     done = run(["-m", "device", "camera", "--source", str(ROOT / "device/samples"), "--no-window", "--json"])
     assert done.returncode == 0, done.stderr
-    read = {line["file"].split("/")[-1]: (line["zip"], line["layout"]) for line in map(json.loads, done.stdout.splitlines())}
-    assert read["boxed_1.png"] == (truth["boxed_1.png"], "boxed") and read["boxed_2.png"] == (truth["boxed_2.png"], "boxed")
+    read = {
+        line["file"].split("/")[-1]: (line["zip"], line["layout"]) for line in map(json.loads, done.stdout.splitlines())
+    }
+    assert read["boxed_1.png"] == (truth["boxed_1.png"], "boxed") and read["boxed_2.png"] == (
+        truth["boxed_2.png"],
+        "boxed",
+    )
     assert read["free_3.png"] == (truth["free_3.png"], "free")
 
 
@@ -36,7 +42,7 @@ def test_the_text_line_marks_the_digits_the_json_calls_low_confidence():
     args = ["-m", "device", "camera", "--source", str(ROOT / "device/samples"), "--no-window", "--layout", "free"]
     records = [json.loads(line) for line in run([*args, "--json"]).stdout.splitlines()]
     lines = run(args).stdout.splitlines()
-    assert any(record["low_confidence"] for record in records)   # else this test checks nothing
+    assert any(record["low_confidence"] for record in records)  # else this test checks nothing
     for record, line in zip(records, lines, strict=True):
         confidences = line.split("confidence ")[1].split(",")[0].split()
         marked = [c.endswith("?") for c in confidences]
@@ -47,7 +53,7 @@ def test_the_text_line_marks_the_digits_the_json_calls_low_confidence():
 def test_video_file(tmp_path):
     page = cv.imread(str(ROOT / "device/samples/free_3.png"))
     frame = np.full((480, 640, 3), 235, np.uint8)
-    frame[100: 100 + page.shape[0], 40: 40 + page.shape[1]] = page[:, : 600]
+    frame[100 : 100 + page.shape[0], 40 : 40 + page.shape[1]] = page[:, :600]
     video = tmp_path / "held_up.avi"
     writer = cv.VideoWriter(str(video), cv.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
     for shift in range(6):  # the paper drifts a little, as in a hand
@@ -77,7 +83,7 @@ def test_the_frame_shows_regions_readings_and_rate():
     shown = draw(frame, result, fps=29.7)
     assert np.array_equal(frame, cv.imread(str(ROOT / "device/samples/free_3.png")))  # the frame is not drawn on
     for region in filter(None, result.regions):  # each region is outlined in green (read) or orange (unsure)
-        edge = shown[region.y, region.x: region.x + region.w]
+        edge = shown[region.y, region.x : region.x + region.w]
         assert (edge[:, 1] > 100).mean() > 0.9 and (edge[:, 0] < 60).mean() > 0.9
     bottom = shown[-30:]
     assert ((bottom[:, :, 0] > 200) & (bottom[:, :, 2] < 60)).sum() > 100  # the blue zip-and-fps line

@@ -1,4 +1,5 @@
 """The device CLI's options and errors, through click's CliRunner (in process)."""
+
 import json
 
 import pytest

@@ -4,6 +4,7 @@ Xvfb has no window manager, so nothing there sends WM_DELETE_WINDOW when a windo
 `close_like_window_manager` sends it the way a window manager's close button does. Needs
 `apt-get install xvfb xdotool x11-utils imagemagick libgl1`; skipped without them, except in CI.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -45,27 +46,28 @@ from helpers import ROOT, SHIPPED_MODEL, one_clean_line, run
 
 X_TOOLS = ("Xvfb", "xdpyinfo", "xdotool", "import")
 APT_PACKAGES = "xvfb xdotool x11-utils imagemagick libgl1"
-STARTUP_SECONDS = 30      # Qt and the interpreter load in a few seconds; CI machines are slower
+STARTUP_SECONDS = 30  # Qt and the interpreter load in a few seconds; CI machines are slower
 EXIT_SECONDS = 10
-NUDGE_SECONDS = 2         # a window still not showing its picture after this was never painted (see remap)
-SETTLE_SECONDS = 0.05     # between mouse moves: Qt merges motion events that arrive in one frame
+NUDGE_SECONDS = 2  # a window still not showing its picture after this was never painted (see remap)
+SETTLE_SECONDS = 0.05  # between mouse moves: Qt merges motion events that arrive in one frame
 
 # Window coordinates of the test's handwriting: a 1 in box 0, a 7 in box 2; boxes 1, 3, 4 stay blank.
 ONE = [(60, 62), (60, 100), (60, 138)]
 SEVEN = [(232, 68), (288, 68), (252, 138)]
 DRAWN, BLANK = (0, 2), (1, 3, 4)
-STRAYS = [[(20, 20), (500, 30)], [(20, 175), (500, 190)]]   # across the top strip and the label strip
-TOP_STRIP, BOX_ROW, LABEL_STRIP = slice(0, 50), slice(50, 151), slice(151, 200)   # rows of the book's canvas
-SHOWN_SIZE = (520, 200 + STATUS_HEIGHT)   # the canvas and the status bar under it
-GREEN, ORANGE = (0, 120, 0), (0, 100, 255)   # what a confident and a doubtful digit are written in
+STRAYS = [[(20, 20), (500, 30)], [(20, 175), (500, 190)]]  # across the top strip and the label strip
+TOP_STRIP, BOX_ROW, LABEL_STRIP = slice(0, 50), slice(50, 151), slice(151, 200)  # rows of the book's canvas
+SHOWN_SIZE = (520, 200 + STATUS_HEIGHT)  # the canvas and the status bar under it
+GREEN, ORANGE = (0, 120, 0), (0, 100, 255)  # what a confident and a doubtful digit are written in
 
 
 # ---- the pure core -------------------------------------------------------------------------
 
+
 def ink_per_box(canvas: np.ndarray) -> list[int]:
     """Black pixels inside each red box (outline excluded)."""
     dark = np.all(canvas < 100, axis=2)
-    return [int(dark[box.y + 1: box.y + box.h - 1, box.x + 1: box.x + box.w - 1].sum()) for box in book_boxes()]
+    return [int(dark[box.y + 1 : box.y + box.h - 1, box.x + 1 : box.x + box.w - 1].sum()) for box in book_boxes()]
 
 
 def make_result(digits: list[Digit]) -> Result:
@@ -117,7 +119,7 @@ def test_moves_without_the_pen_down_draw_nothing():
 
 
 def test_ink_across_a_shared_side_leaves_the_boxes_intact():
-    canvas = render_strokes([[(80, 100), (140, 100)]])   # across the side boxes 0 and 1 share, x = 110
+    canvas = render_strokes([[(80, 100), (140, 100)]])  # across the side boxes 0 and 1 share, x = 110
     red = np.all(canvas == BOX_COLOUR, axis=2)
     assert np.array_equal(red, np.all(blank_canvas() == BOX_COLOUR, axis=2))
 
@@ -132,13 +134,14 @@ def test_editing_the_drawing_drops_the_result_it_no_longer_matches():
 def test_the_result_is_drawn_on_a_copy_under_each_box():
     canvas = render_strokes([ONE])
     before = canvas.copy()
-    shown = draw_result(canvas, make_result([Digit(1, 0.97), Digit(None, None), Digit(7, 0.95),
-                                             Digit(None, None), Digit(None, None)]))
+    shown = draw_result(
+        canvas, make_result([Digit(1, 0.97), Digit(None, None), Digit(7, 0.95), Digit(None, None), Digit(None, None)])
+    )
     assert np.array_equal(canvas, before)
-    assert np.array_equal(shown[50:151], canvas[50:151])   # the boxes and the ink are untouched
+    assert np.array_equal(shown[50:151], canvas[50:151])  # the boxes and the ink are untouched
     for index in DRAWN:
         box = book_boxes()[index]
-        text = shown[160:200, box.x: box.x + box.w]
+        text = shown[160:200, box.x : box.x + box.w]
         assert np.all(text == CONFIDENT_COLOUR, axis=2).sum() > 30
 
 
@@ -149,7 +152,7 @@ def test_low_confidence_is_marked():
     assert np.all(doubtful[strip] == LOW_CONFIDENCE_COLOUR, axis=2).sum() > 30
     assert not np.all(doubtful[strip] == CONFIDENT_COLOUR, axis=2).any()
     dark = lambda image: int((image[strip].min(axis=2) < 200).sum())  # noqa: E731
-    assert dark(doubtful) > dark(confident)   # the "?" adds ink
+    assert dark(doubtful) > dark(confident)  # the "?" adds ink
 
 
 def test_the_zip_line_marks_low_confidence_digits_too():
@@ -164,9 +167,9 @@ def test_ink_outside_the_boxes_is_not_kept_and_cannot_cover_the_labels():
     canvas = render_strokes([[(60, 100), (60, 190)], [(20, 10), (500, 30)], [(230, 140), (230, 175)]])
     white = np.full(3, 255, np.uint8)
     assert np.all(canvas[TOP_STRIP] == white) and np.all(canvas[LABEL_STRIP] == white)
-    assert np.all(canvas[140:149, 58:63] == 0)   # the part inside box 0 stays
+    assert np.all(canvas[140:149, 58:63] == 0)  # the part inside box 0 stays
     shown = draw_result(canvas, make_result([Digit(1, 0.97), Digit(None, None), Digit(1, 0.9)]))
-    assert not np.all(shown[LABEL_STRIP] == 0, axis=2).any()   # labels in colour, no black ink under them
+    assert not np.all(shown[LABEL_STRIP] == 0, axis=2).any()  # labels in colour, no black ink under them
 
 
 def test_the_hint_names_every_key():
@@ -175,7 +178,7 @@ def test_the_hint_names_every_key():
     keys_bar, status = status_bar(None), status_bar("wrote zipcode-001.png")
     assert keys_bar.shape == status.shape == (STATUS_HEIGHT, 520, 3)
     ink = lambda bar: int((bar.min(axis=2) < 100).sum())  # noqa: E731
-    assert ink(keys_bar) > 2 * ink(status) > 0   # the keys' line is the longer text
+    assert ink(keys_bar) > 2 * ink(status) > 0  # the keys' line is the longer text
 
 
 def test_inputs_panel_enlarges_each_input_and_greys_the_blanks():
@@ -183,7 +186,7 @@ def test_inputs_panel_enlarges_each_input_and_greys_the_blanks():
     numeral[4:24, 13:15] = 1.0
     panel = inputs_panel([numeral, None, numeral, None, None])
     assert panel.shape == (112, 5 * 112 + 4 * 8, 3)
-    tile = lambda i: panel[:, i * 120: i * 120 + 112, 0]  # noqa: E731
+    tile = lambda i: panel[:, i * 120 : i * 120 + 112, 0]  # noqa: E731
     enlarged = cv.resize((numeral * 255).astype(np.uint8), (112, 112), interpolation=cv.INTER_NEAREST)
     assert np.array_equal(tile(0), enlarged)
     assert np.all(tile(1) == 128) and np.all(tile(4) == 128)
@@ -203,22 +206,25 @@ def test_require_display_names_the_headless_commands(monkeypatch):
 
 def test_gui_without_a_display_exits_2_with_one_line():
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-    done = subprocess.run([sys.executable, "-m", "device", "gui"], capture_output=True, text=True,
-                          timeout=60, cwd=ROOT, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "device", "gui"], capture_output=True, text=True, timeout=60, cwd=ROOT, env=env
+    )
     assert done.returncode == 2, done.stderr
     assert "recognize" in one_clean_line(done.stderr)
 
 
 def test_gui_with_a_display_that_does_not_answer_exits_2_with_one_line():
     env = {k: v for k, v in os.environ.items() if k != "WAYLAND_DISPLAY"} | {"DISPLAY": ":987"}
-    done = subprocess.run([sys.executable, "-m", "device", "gui"], capture_output=True, text=True,
-                          timeout=60, cwd=ROOT, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "device", "gui"], capture_output=True, text=True, timeout=60, cwd=ROOT, env=env
+    )
     assert done.returncode == 2, done.stderr  # Qt alone would abort with SIGABRT (-6)
     line = one_clean_line(done.stderr)
     assert ":987" in line and "recognize" in line
 
 
 # ---- the real window -----------------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def x_display(tmp_path_factory):
@@ -227,7 +233,7 @@ def x_display(tmp_path_factory):
     if missing:
         message = f"{', '.join(missing)} not installed (apt-get install -y {APT_PACKAGES})"
         if os.environ.get("CI"):
-            pytest.fail(message)   # CI installs them: a skip there would hide a broken GUI
+            pytest.fail(message)  # CI installs them: a skip there would hide a broken GUI
         pytest.skip(message)
     log = tmp_path_factory.mktemp("xvfb") / "xvfb.log"
     read_end, write_end = os.pipe()
@@ -235,9 +241,12 @@ def x_display(tmp_path_factory):
         # -displayfd: Xvfb picks a free display number itself and writes it to the pipe.
         # -noreset: by default Xvfb resets whenever its last client leaves, which is between any
         # two tests here, and a client connecting during the reset fails.
-        server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-noreset", "-nolisten", "tcp",
-                                   "-screen", "0", "1024x768x24"],
-                                  pass_fds=(write_end,), stdout=log_file, stderr=log_file)
+        server = subprocess.Popen(
+            ["Xvfb", "-displayfd", str(write_end), "-noreset", "-nolisten", "tcp", "-screen", "0", "1024x768x24"],
+            pass_fds=(write_end,),
+            stdout=log_file,
+            stderr=log_file,
+        )
     os.close(write_end)
     try:
         display = f":{_read_display_number(read_end, log)}"
@@ -301,8 +310,11 @@ class GuiSession:
         started, nudged = time.monotonic(), False
         while True:
             shown = self.screenshot(self.window)
-            if shown.shape[:2] == SHOWN_SIZE[::-1] and np.array_equal(shown[BOX_ROW], blank[BOX_ROW]) \
-                    and (shown[TOP_STRIP].min(axis=2) < 200).any():
+            if (
+                shown.shape[:2] == SHOWN_SIZE[::-1]
+                and np.array_equal(shown[BOX_ROW], blank[BOX_ROW])
+                and (shown[TOP_STRIP].min(axis=2) < 200).any()
+            ):
                 return shown
             if not nudged and time.monotonic() - started > NUDGE_SECONDS:
                 nudged = self.remap(self.window)
@@ -317,8 +329,13 @@ class GuiSession:
 
     def find_window(self, title: str) -> str:
         try:
-            found = subprocess.run(["xdotool", "search", "--sync", "--name", f"^{title}$"], capture_output=True,
-                                   text=True, timeout=STARTUP_SECONDS, env=self.env())
+            found = subprocess.run(
+                ["xdotool", "search", "--sync", "--name", f"^{title}$"],
+                capture_output=True,
+                text=True,
+                timeout=STARTUP_SECONDS,
+                env=self.env(),
+            )
         except subprocess.TimeoutExpired:
             found = None
         if found is None or not found.stdout.split():
@@ -369,12 +386,13 @@ class GuiSession:
         return self.stdout()
 
     def screenshot(self, window: str) -> np.ndarray:
-        path = self.folder / f"screen-{window}.png"   # the last one of each window stays for a look
-        done = subprocess.run(["import", "-display", self.display, "-window", "root", str(path)],
-                              capture_output=True, timeout=30)
+        path = self.folder / f"screen-{window}.png"  # the last one of each window stays for a look
+        done = subprocess.run(
+            ["import", "-display", self.display, "-window", "root", str(path)], capture_output=True, timeout=30
+        )
         assert done.returncode == 0, done.stderr
         where = self.geometry(window)
-        return cv.imread(str(path))[where.y: where.y + where.height, where.x: where.x + where.width]
+        return cv.imread(str(path))[where.y : where.y + where.height, where.x : where.x + where.width]
 
     def wait_for_screen(self, window: str, expected: np.ndarray, ignore=None) -> np.ndarray:
         """The window's pixels once they equal `expected` (Qt paints a frame after imshow)."""
@@ -391,8 +409,10 @@ class GuiSession:
                 nudged = self.remap(window)
             if time.monotonic() - started > EXIT_SECONDS:
                 cv.imwrite(str(self.folder / f"expected-{window}.png"), expected)
-                pytest.fail(f"window {window} shows {shown.shape}, {int(different.sum())} pixels differ from "
-                            f"expected; see screen-{window}.png and expected-{window}.png in {self.folder}")
+                pytest.fail(
+                    f"window {window} shows {shown.shape}, {int(different.sum())} pixels differ from "
+                    f"expected; see screen-{window}.png and expected-{window}.png in {self.folder}"
+                )
             time.sleep(0.1)
 
     def remap(self, window: str) -> bool:
@@ -405,8 +425,10 @@ class GuiSession:
         The GUI shows its current picture every frame, so after this one nudge the window
         must match exactly, or the test fails.
         """
-        warnings.warn(f"window {window} was not painted after {NUDGE_SECONDS} s (Qt's missed MapNotify?); remapped it",
-                      stacklevel=2)
+        warnings.warn(
+            f"window {window} was not painted after {NUDGE_SECONDS} s (Qt's missed MapNotify?); remapped it",
+            stacklevel=2,
+        )
         self.xdotool("windowunmap", "--sync", window, "windowmap", "--sync", window)
         return True
 
@@ -433,7 +455,7 @@ def gui(x_display, tmp_path):
 def written_canvas(gui: GuiSession, count: int) -> np.ndarray:
     """Press w and read back the PNG it writes (the `count`-th write of this session)."""
     gui.key("w")
-    gui.wait_for_output(f" {gui.save_path} (", count)   # "wrote PATH (", then "replaced PATH ("
+    gui.wait_for_output(f" {gui.save_path} (", count)  # "wrote PATH (", then "replaced PATH ("
     canvas = cv.imread(str(gui.save_path), cv.IMREAD_UNCHANGED)
     assert canvas is not None and canvas.shape == (200, 520, 3)
     return canvas
@@ -445,11 +467,11 @@ def test_drawn_digits_are_read_shown_and_written(gui):
 
     gui.draw(ONE)
     gui.draw(SEVEN)
-    for stray in STRAYS:   # ink outside the boxes: not kept, so it can neither be read nor cover the result
+    for stray in STRAYS:  # ink outside the boxes: not kept, so it can neither be read nor cover the result
         gui.draw(stray)
     gui.key("r")
     printed = gui.wait_for_output("zip ")
-    assert "\a" in printed   # the bell
+    assert "\a" in printed  # the bell
     canvas = written_canvas(gui, 1)
 
     ink = ink_per_box(canvas)
@@ -458,8 +480,8 @@ def test_drawn_digits_are_read_shown_and_written(gui):
     outside = np.ones(canvas.shape[:2], bool)
     for i in DRAWN:
         box = book_boxes()[i]
-        outside[box.y + 1: box.y + box.h - 1, box.x + 1: box.x + box.w - 1] = False
-    assert np.array_equal(canvas[outside], blank_canvas()[outside])   # no result text in the file
+        outside[box.y + 1 : box.y + box.h - 1, box.x + 1 : box.x + box.w - 1] = False
+    assert np.array_equal(canvas[outside], blank_canvas()[outside])  # no result text in the file
 
     done = run(["-m", "device", "recognize", str(gui.save_path), "--json"], timeout=120)
     assert done.returncode == 0, done.stderr
@@ -475,8 +497,8 @@ def test_drawn_digits_are_read_shown_and_written(gui):
         assert colour_under(shown, i, GREEN) > 30, f"no green reading under box {i}"
     for i in BLANK:
         assert colour_under(shown, i, BLANK_COLOUR) > 10 and colour_under(shown, i, GREEN) == 0, i
-    assert not np.all(shown[LABEL_STRIP] == 0, axis=2).any()   # no black ink among the labels
-    assert (shown[TOP_STRIP, :300].min(axis=2) < 100).sum() > 100   # the zip line
+    assert not np.all(shown[LABEL_STRIP] == 0, axis=2).any()  # no black ink among the labels
+    assert (shown[TOP_STRIP, :300].min(axis=2) < 100).sum() > 100  # the zip line
     assert "replaced" not in gui.stdout() and gui.save_path.name in gui.stdout()
 
     gui.key("s")
@@ -498,12 +520,12 @@ def wait_for(take, ready, seconds: float = EXIT_SECONDS):
 def colour_under(shown: np.ndarray, box: int, colour) -> int:
     """Pixels of exactly `colour` in the label strip under box `box`."""
     where = book_boxes()[box]
-    return int(np.all(shown[LABEL_STRIP, where.x: where.x + where.w] == colour, axis=2).sum())
+    return int(np.all(shown[LABEL_STRIP, where.x : where.x + where.w] == colour, axis=2).sum())
 
 
 def input_tiles(shown: np.ndarray) -> list[str]:
     """Each tile of the inputs window as 'blank' (all grey) or 'ink' (white pixels in it)."""
-    tiles = [shown[:, i * 120: i * 120 + 112] for i in range(5)]
+    tiles = [shown[:, i * 120 : i * 120 + 112] for i in range(5)]
     return ["blank" if np.all(tile == 128) else "ink" if (tile > 200).any() else "?" for tile in tiles]
 
 
@@ -515,12 +537,12 @@ def test_the_inputs_window_follows_undo_and_erase_and_s_does_not_read(gui):
     gui.wait_for_size(inputs, 5 * 112 + 4 * 8, 112)
     expected = ["ink", "blank", "ink", "blank", "blank"]
     shown = wait_for(lambda: gui.screenshot(inputs), lambda s: input_tiles(s) == expected, NUDGE_SECONDS)
-    if input_tiles(shown) != expected:   # never painted (Qt's missed MapNotify, see remap): once more
+    if input_tiles(shown) != expected:  # never painted (Qt's missed MapNotify, see remap): once more
         gui.remap(inputs)
         shown = wait_for(lambda: gui.screenshot(inputs), lambda s: input_tiles(s) == expected)
     assert input_tiles(shown) == expected
     printed = gui.wait_for_output("press r")
-    assert "zip " not in printed   # s showed the inputs; nothing was read
+    assert "zip " not in printed  # s showed the inputs; nothing was read
     gui.key("u")
     expected = ["ink", "blank", "blank", "blank", "blank"]
     assert input_tiles(wait_for(lambda: gui.screenshot(inputs), lambda s: input_tiles(s) == expected)) == expected
@@ -553,8 +575,9 @@ def test_w_says_when_it_replaces_the_save_file(gui):
     assert f"replaced {gui.save_path}" in gui.stdout()
 
 
-@pytest.mark.parametrize("where, message", [("missing/canvas.png", "does not exist"),
-                                             ("a_file/canvas.png", "is a file, not a folder")])
+@pytest.mark.parametrize(
+    "where, message", [("missing/canvas.png", "does not exist"), ("a_file/canvas.png", "is a file, not a folder")]
+)
 def test_save_into_a_folder_that_cannot_take_it_is_one_line(tmp_path, where, message):
     (tmp_path / "a_file").write_text("not a folder")
     done = run(["-m", "device", "gui", "--save", str(tmp_path / where)], env={"DISPLAY": ""}, timeout=60)
@@ -590,18 +613,25 @@ def test_closing_the_window_ends_the_program(gui):
 
 
 def test_destroying_the_window_from_outside_ends_the_program(gui):
-    gui.xdotool("windowclose", gui.window)   # XDestroyWindow behind Qt's back: OpenCV still calls it visible
+    gui.xdotool("windowclose", gui.window)  # XDestroyWindow behind Qt's back: OpenCV still calls it visible
     assert gui.wait_for_exit() == 0, gui.diagnosis()
 
 
 class _ClientMessage(ctypes.Structure):
-    _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
-                ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
-                ("format", ctypes.c_int), ("data", ctypes.c_long * 5)]
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("serial", ctypes.c_ulong),
+        ("send_event", ctypes.c_int),
+        ("display", ctypes.c_void_p),
+        ("window", ctypes.c_ulong),
+        ("message_type", ctypes.c_ulong),
+        ("format", ctypes.c_int),
+        ("data", ctypes.c_long * 5),
+    ]
 
 
 class _Event(ctypes.Union):
-    _fields_ = [("xclient", _ClientMessage), ("pad", ctypes.c_long * 24)]   # XEvent is 24 longs
+    _fields_ = [("xclient", _ClientMessage), ("pad", ctypes.c_long * 24)]  # XEvent is 24 longs
 
 
 def close_like_window_manager(display: str, window: int) -> None:
@@ -619,7 +649,7 @@ def close_like_window_manager(display: str, window: int) -> None:
     assert connection, f"cannot open X display {display}"
     try:
         event = _Event()
-        event.xclient.type, event.xclient.window, event.xclient.format = 33, window, 32   # 33: ClientMessage
+        event.xclient.type, event.xclient.window, event.xclient.format = 33, window, 32  # 33: ClientMessage
         event.xclient.message_type = x11.XInternAtom(connection, b"WM_PROTOCOLS", False)
         event.xclient.data[0] = x11.XInternAtom(connection, b"WM_DELETE_WINDOW", False)
         assert x11.XSendEvent(connection, window, False, 0, ctypes.byref(event))

@@ -1,5 +1,6 @@
 """The device takes its model's input shape from the model's contract: flat 784 (the MLP) or
 28x28x1 (the CNN), both shipped in models/."""
+
 import json
 import shutil
 
@@ -48,19 +49,24 @@ def test_both_shipped_models_read_the_sample_canvases(model):
     assert {record["file"].rsplit("/", 1)[-1]: record["zip"] for record in records} == TRUTH
 
 
-@pytest.mark.parametrize("model, claimed, words", [
-    (SHIPPED_MODEL, [28, 28, 1], "[batch, 28, 28, 1]"),  # the MLP with a CNN's contract
-    (CNN_MODEL, [784], "[batch, 784]"),                 # the CNN with the MLP's contract
-    (CNN_MODEL, [28, 28], "[28, 28]"),                    # neither
-])
+@pytest.mark.parametrize(
+    "model, claimed, words",
+    [
+        (SHIPPED_MODEL, [28, 28, 1], "[batch, 28, 28, 1]"),  # the MLP with a CNN's contract
+        (CNN_MODEL, [784], "[batch, 784]"),  # the CNN with the MLP's contract
+        (CNN_MODEL, [28, 28], "[28, 28]"),  # neither
+    ],
+)
 def test_a_contract_that_does_not_match_the_model_is_one_line(tmp_path, model, claimed, words):
     copy = tmp_path / "model.tflite"
     shutil.copy(model, copy)
     sidecar = json.loads(model.with_suffix(".json").read_text())
     sidecar["input"]["shape"] = claimed
     copy.with_suffix(".json").write_text(json.dumps(sidecar | {"sha256": sha256_of(copy)}))
-    done = run(["-m", "device", "recognize", str(SAMPLES / "boxed_1.png"), "--model", str(copy)],
-               env={"XDG_CACHE_HOME": str(tmp_path)})
+    done = run(
+        ["-m", "device", "recognize", str(SAMPLES / "boxed_1.png"), "--model", str(copy)],
+        env={"XDG_CACHE_HOME": str(tmp_path)},
+    )
     assert done.returncode == 2
     line = one_clean_line(done.stderr)
     assert str(tmp_path / "model.") in line and "shape" in line and words in line  # the model or its JSON

@@ -3,6 +3,7 @@
 Every import in the project, at module level or inside a function, is an edge; the rules below are
 the README's architecture section, so a change that breaks them fails here instead of drifting.
 """
+
 from __future__ import annotations
 
 import ast
@@ -43,11 +44,13 @@ def _graph() -> dict[str, set[str]]:
     modules = _project_modules()
     graph = {name: _imports(path, modules) - {name} for name, path in modules.items()}
     # `import device.x` also runs the packages above it; those edges are not cycles of ours.
-    return {name: {target for target in targets if not name.startswith(target + ".")} for name, targets in graph.items()}
+    return {
+        name: {target for target in targets if not name.startswith(target + ".")} for name, targets in graph.items()
+    }
 
 
 def _layer(module: str) -> str:
-    if module.startswith("device.base") :
+    if module.startswith("device.base"):
         return "base"
     if module.startswith("device.app") or module == "device.__main__":
         return "app"
@@ -64,7 +67,7 @@ def test_the_import_graph_has_no_cycle():
         state[module] = "open"
         for target in sorted(graph[module]):
             if state.get(target) == "open":
-                cycle = trail[trail.index(target):] + [target] if target in trail else [module, target]
+                cycle = trail[trail.index(target) :] + [target] if target in trail else [module, target]
                 raise AssertionError("import cycle: " + " -> ".join(cycle))
             if target not in state:
                 visit(target, trail + [target])
@@ -76,11 +79,18 @@ def test_the_import_graph_has_no_cycle():
 
 
 def test_imports_keep_the_layers():
-    allowed = {"base": {"base"}, "core": {"base", "core"}, "app": {"base", "core", "app"},
-               "outside": {"base", "core", "outside"}}
-    crossings = [f"{module} imports {target} ({_layer(module)} -> {_layer(target)})"
-                 for module, targets in _graph().items() for target in targets
-                 if _layer(target) not in allowed[_layer(module)] and target != "device"]
+    allowed = {
+        "base": {"base"},
+        "core": {"base", "core"},
+        "app": {"base", "core", "app"},
+        "outside": {"base", "core", "outside"},
+    }
+    crossings = [
+        f"{module} imports {target} ({_layer(module)} -> {_layer(target)})"
+        for module, targets in _graph().items()
+        for target in targets
+        if _layer(target) not in allowed[_layer(module)] and target != "device"
+    ]
     assert not crossings, "\n".join(crossings)
 
 
@@ -88,8 +98,13 @@ def test_the_device_never_imports_tensorflow():
     heavy = []
     for path in (ROOT / "device").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             heavy += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in ("tensorflow", "keras")]
     assert not heavy, heavy
 

@@ -1,4 +1,5 @@
 """Finding the boxes and the ink on a page with the GUI's red boxes."""
+
 import cv2 as cv
 import numpy as np
 import pytest
@@ -91,8 +92,9 @@ def test_strokes_across_the_outlines_find_what_the_search_finds():
     assert searched > 0  # some strokes cut a side enough that the search finds fewer boxes
 
 
-@pytest.mark.parametrize("change", ["scaled", "moved", "thick", "no outlines", "two boxes", "ink along a side",
-                                    "small boxes"])
+@pytest.mark.parametrize(
+    "change", ["scaled", "moved", "thick", "no outlines", "two boxes", "ink along a side", "small boxes"]
+)
 def test_other_pages_are_searched_for_boxes(change):
     page = blank_canvas()
     cv.line(page, (40, 70), (60, 130), (0, 0, 0), 7)
@@ -126,9 +128,9 @@ def _handwriting(extra_marks=()):
     for i in range(5):
         left = 40 + 100 * i
         cv.line(page, (left + 25, 45), (left + 15, 115), (0, 0, 0), 6)  # a stem
-        cv.line(page, (left + 5, 45), (left + 25, 45), (0, 0, 0), 6)    # its bar
+        cv.line(page, (left + 5, 45), (left + 25, 45), (0, 0, 0), 6)  # its bar
     for x, y, w, h in extra_marks:
-        page[y: y + h, x: x + w] = 0
+        page[y : y + h, x : x + w] = 0
     return page
 
 
@@ -144,7 +146,7 @@ def test_a_piece_broken_off_a_digit_stays_with_it_and_a_far_dot_is_dropped():
 
 def test_a_short_digit_among_tall_ones_is_a_digit_not_a_dot():
     page = _handwriting()
-    page[:, 240:340] = 255                                     # the third digit...
-    cv.line(page, (290, 96), (288, 112), (0, 0, 0), 4)         # ...is a 1 a fifth as tall as the others
+    page[:, 240:340] = 255  # the third digit...
+    cv.line(page, (290, 96), (288, 112), (0, 0, 0), 4)  # ...is a 1 a fifth as tall as the others
     groups = segment_free(page, 5)[1]
     assert len(groups) == 5 and 284 <= groups[2].x <= 290 and groups[2].h < 30

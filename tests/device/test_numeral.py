@@ -1,4 +1,5 @@
 """The numeral function: MNIST's normalisation for any digit, and a blank is never a guess."""
+
 import cv2 as cv
 import numpy as np
 import pytest
@@ -67,9 +68,9 @@ def test_uneven_light_and_grey_paper_give_the_same_numeral():
 
 def test_blank_boxes_are_blank():
     assert to_numeral(np.full((99, 99), 255, np.uint8)) is None
-    assert to_numeral(np.full((99, 99), 128, np.uint8)) is None       # grey paper, no ink
+    assert to_numeral(np.full((99, 99), 128, np.uint8)) is None  # grey paper, no ink
     noisy = np.clip(np.random.default_rng(0).normal(200, 4, (99, 99)), 0, 255).astype(np.uint8)
-    assert to_numeral(noisy) is None                                   # sensor noise is not ink
+    assert to_numeral(noisy) is None  # sensor noise is not ink
     assert to_numeral(np.zeros((0, 0), np.uint8)) is None
 
 
@@ -94,8 +95,12 @@ def test_bgr_and_grey_inputs_agree():
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(arrays(dtype=st.sampled_from([np.uint8, np.uint16, np.float32, np.float64, np.bool_, np.int32]),
-              shape=array_shapes(min_dims=2, max_dims=3, min_side=1, max_side=64)))
+@given(
+    arrays(
+        dtype=st.sampled_from([np.uint8, np.uint16, np.float32, np.float64, np.bool_, np.int32]),
+        shape=array_shapes(min_dims=2, max_dims=3, min_side=1, max_side=64),
+    )
+)
 def test_any_array_gives_a_finite_numeral_in_range_or_blank(image):
     if image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4):
         image = image[:, :, :3]
@@ -106,8 +111,13 @@ def test_any_array_gives_a_finite_numeral_in_range_or_blank(image):
 
 
 @settings(max_examples=200, deadline=None)
-@given(arrays(dtype=np.float32, shape=array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=80),
-              elements=st.floats(allow_nan=True, allow_infinity=True, width=32)))
+@given(
+    arrays(
+        dtype=np.float32,
+        shape=array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=80),
+        elements=st.floats(allow_nan=True, allow_infinity=True, width=32),
+    )
+)
 def test_normalise_never_returns_nan_or_out_of_range(ink):
     numeral = normalise(ink)
     assert numeral is None or (np.isfinite(numeral).all() and 0.0 <= numeral.min() and numeral.max() <= 1.0)
@@ -123,7 +133,7 @@ def test_ink_mask_is_binary():
 def test_bounds_and_mass_centre_read_any_array_as_an_image(shape, dtype):
     # cv.moments and cv.boundingRect read a float32 or int32 array of two columns as a list of points.
     image = np.zeros(shape, dtype)
-    image[shape[0] // 2:, shape[1] - 1] = 1
+    image[shape[0] // 2 :, shape[1] - 1] = 1
     rows, cols = np.nonzero(image)
     assert ink_bounds(image) == (cols.min(), rows.min(), cols.max() - cols.min() + 1, rows.max() - rows.min() + 1)
     assert mass_centre(image) == pytest.approx((cols.mean(), rows.mean()))

@@ -5,6 +5,7 @@ free segmentation, `layout.page_ink`, then `numeral.normalise`), no model needed
 what writers draw: a straight stroke, an upright 1 with or without a foot and a flag, a 7, open
 and closed 4s, a 0, at any height, pen, slant, place and scale of the canvas.
 """
+
 from __future__ import annotations
 
 import ast
@@ -40,16 +41,19 @@ SHAPES = {
 }
 
 
-def _draw(page: np.ndarray, shape: str, height: int, pen: int, slant_degrees: float, left: int, top: int,
-          colour=(0, 0, 0)) -> tuple[int, int, int, int]:
+def _draw(
+    page: np.ndarray, shape: str, height: int, pen: int, slant_degrees: float, left: int, top: int, colour=(0, 0, 0)
+) -> tuple[int, int, int, int]:
     """Draw `shape` with its ink `height` px tall (pen included) from (left, top); return its ink's x, y, w, h."""
     width_share, lines = SHAPES[shape]
     inner = height - pen + 1  # a round pen adds about half its width at each end
     slant = math.tan(math.radians(slant_degrees))
     reach = abs(slant) * inner
     for line in lines:
-        points = [(left + pen // 2 + reach / 2 + x * inner - slant * (y - 0.5) * inner, top + pen // 2 + y * inner)
-                  for x, y in line]
+        points = [
+            (left + pen // 2 + reach / 2 + x * inner - slant * (y - 0.5) * inner, top + pen // 2 + y * inner)
+            for x, y in line
+        ]
         cv.polylines(page, [np.round(np.array(points) * 16).astype(np.int32)], False, colour, pen, cv.LINE_8, 4)
     ink = np.nonzero(np.any(page != 255, axis=2) if page.ndim == 3 else page != 255)
     return _bounds(ink)
@@ -69,11 +73,15 @@ def _scaled_canvas(scale: float) -> tuple[np.ndarray, list]:
     canvas = blank_canvas()
     if scale != 1:
         # As an image editor shrinks and enlarges: INTER_LINEAR's shrinking skips whole 1 px lines.
-        canvas = cv.resize(canvas, None, fx=scale, fy=scale, interpolation=cv.INTER_AREA if scale < 1 else cv.INTER_LINEAR)
+        canvas = cv.resize(
+            canvas, None, fx=scale, fy=scale, interpolation=cv.INTER_AREA if scale < 1 else cv.INTER_LINEAR
+        )
     # Where a digit can go in each box: clear of its outline, which scaling widens to `scale` px and blurs.
     edge = 2 + math.ceil(1.5 * scale)
-    insides = [(round(b.x * scale) + edge, round(b.y * scale) + edge, round(min(b.w, b.h) * scale) - 2 * edge)
-               for b in book_boxes()]
+    insides = [
+        (round(b.x * scale) + edge, round(b.y * scale) + edge, round(min(b.w, b.h) * scale) - 2 * edge)
+        for b in book_boxes()
+    ]
     return canvas, insides
 
 
@@ -258,15 +266,28 @@ def test_shape_dependent_opencv_calls_go_through_one_helper():
     for package in ("device", "train", "bench", "convert"):
         for path in sorted((ROOT / package).rglob("*.py")):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                        and node.func.attr in ("moments", "boundingRect"):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("moments", "boundingRect")
+                ):
                     calls.append((path.relative_to(ROOT).as_posix(), node.func.attr, ast.unparse(node.args[0])))
-    assert sorted(calls) == [("device/numeral.py", "boundingRect", "mask"), ("device/numeral.py", "boundingRect", "piece"),
-                             ("device/numeral.py", "moments", "image")]
+    assert sorted(calls) == [
+        ("device/numeral.py", "boundingRect", "mask"),
+        ("device/numeral.py", "boundingRect", "piece"),
+        ("device/numeral.py", "moments", "image"),
+    ]
 
 
-@given(shapes, st.integers(40, 90), st.integers(2, 12), slants, st.integers(0, BOX_COUNT - 1),
-       st.sampled_from(["left", "right", "top", "bottom"]), st.floats(0.1, 0.4))
+@given(
+    shapes,
+    st.integers(40, 90),
+    st.integers(2, 12),
+    slants,
+    st.integers(0, BOX_COUNT - 1),
+    st.sampled_from(["left", "right", "top", "bottom"]),
+    st.floats(0.1, 0.4),
+)
 @QUICK
 def test_a_digit_across_its_box_line_is_read_whole_in_its_own_box(shape, height, pen, slant, index, side, over):
     """Painted over the line (as the GUI's brush does), into the margin or the next box, by less
@@ -279,15 +300,17 @@ def test_a_digit_across_its_box_line_is_read_whole_in_its_own_box(shape, height,
     x, y, inner = boxes[index]
     width = min(_width(shape, height, pen, slant), inner)
     left = {"left": x - 3 - round(over * width), "right": x + inner + 3 - width + round(over * width)}.get(side, x + 5)
-    top = {"top": y - 3 - round(over * height), "bottom": y + inner + 3 - height + round(over * height)}.get(side, y + 2)
+    top = {"top": y - 3 - round(over * height), "bottom": y + inner + 3 - height + round(over * height)}.get(
+        side, y + 2
+    )
     _draw(canvas, shape, height, pen, slant, left, top)
     page = np.full_like(canvas, 255)
     _draw(page, shape, height, pen, slant, left, top)
     ink = page[:, :, 0] < 128
     box = book_boxes()[index]
     for column in (box.x, box.x + box.w - 1):
-        assume(ink[box.y: box.y + box.h, column].mean() < 0.2)
-    others = sum(int(ink[b.y: b.y + b.h, b.x: b.x + b.w].sum()) for k, b in enumerate(book_boxes()) if k != index)
+        assume(ink[box.y : box.y + box.h, column].mean() < 0.2)
+    others = sum(int(ink[b.y : b.y + b.h, b.x : b.x + b.w].sum()) for k, b in enumerate(book_boxes()) if k != index)
     assume(others < SHARED_PIECE * ink.sum())
     numerals = _numerals(canvas, "boxed", BOX_COUNT)[2]
     assert np.array_equal(numerals[index], _numerals(page, "free", 1)[2][0])  # whole: as on plain paper

@@ -1,4 +1,5 @@
 """`recognize` end to end, as a real subprocess, on canvases rendered from MNIST test digits."""
+
 import json
 import time
 
@@ -146,7 +147,7 @@ def test_a_digit_missing_from_free_handwriting_is_a_question_mark_in_its_place(t
     page = free_canvas(images[chosen], rng, Style(height=(60, 70)))
     _, groups = segment_free(page, 5)
     third = groups[2]
-    page[:, third.x: third.x + third.w] = 255  # the third digit rubbed out
+    page[:, third.x : third.x + third.w] = 255  # the third digit rubbed out
     path = tmp_path / "rubbed.png"
     cv.imwrite(str(path), page)
     line = json.loads(run(["-m", "device", "recognize", str(path), "--layout", "free", "--json"]).stdout)

@@ -1,4 +1,5 @@
 """The benchmark's canvas renderer: sizes, layouts, seeds, and that it draws real MNIST test digits."""
+
 import numpy as np
 import pytest
 
@@ -61,7 +62,6 @@ def test_same_seed_same_canvas(mnist_test):
     assert first[1] == second[1] and np.array_equal(first[0], second[0])
 
 
-
 @pytest.mark.parametrize("writer", WRITERS, ids=lambda writer: writer.name)
 def test_each_writer_draws_its_digit_in_every_layout_it_names(writer, mnist_path):
     with np.load(mnist_path) as data:
@@ -73,4 +73,3 @@ def test_each_writer_draws_its_digit_in_every_layout_it_names(writer, mnist_path
             assert canvas.ndim == 3 and canvas.dtype == np.uint8 and len(truth) == 5 and truth.isdigit()
             assert writer.label is None or str(writer.label) in truth
             assert (canvas < 128).any()  # ink on the page
-

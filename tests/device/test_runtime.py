@@ -1,4 +1,5 @@
 """The shipped model in the device's own runtime, and how device/ chooses and checks a runtime."""
+
 import importlib.util
 import json
 
@@ -39,8 +40,22 @@ def test_quantisation_is_read_from_the_model():
 
 
 def test_threads_and_forced_runtime(mnist_path):
-    done = run(["-m", "device", "evaluate", "--data", str(mnist_path), "--limit", "500", "--threads", "1",
-                "--runtime", "tflite_runtime", "--json"])
+    done = run(
+        [
+            "-m",
+            "device",
+            "evaluate",
+            "--data",
+            str(mnist_path),
+            "--limit",
+            "500",
+            "--threads",
+            "1",
+            "--runtime",
+            "tflite_runtime",
+            "--json",
+        ]
+    )
     assert done.returncode == 0 and json.loads(done.stdout)["n"] == 500
 
 
@@ -54,8 +69,11 @@ def test_model_marked_unloadable_on_this_runtime_is_refused_with_the_runtime_to_
     model = tmp_path / "m.tflite"
     model.write_bytes(SHIPPED_MODEL.read_bytes())
     sidecar = json.loads(SHIPPED_MODEL.with_suffix(".json").read_text())
-    sidecar["runtimes"]["tflite_runtime"] = {"version": "2.14.0", "loads": False,
-                                             "reason": "Didn't find op for builtin opcode 'FULLY_CONNECTED' version '12'"}
+    sidecar["runtimes"]["tflite_runtime"] = {
+        "version": "2.14.0",
+        "loads": False,
+        "reason": "Didn't find op for builtin opcode 'FULLY_CONNECTED' version '12'",
+    }
     (tmp_path / "m.json").write_text(json.dumps(sidecar))
     done = run(["-m", "device", "recognize", "device/samples/boxed_1.png", "--model", str(model)])
     assert done.returncode == 2

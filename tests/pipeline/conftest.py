@@ -1,4 +1,5 @@
 """One real, brief training run (1 epoch of each chapter model on the real MNIST), shared by the suite."""
+
 from __future__ import annotations
 
 import json

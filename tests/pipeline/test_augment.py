@@ -1,4 +1,5 @@
 """The robust dmlp's augmentation: what it does to digits, and `train dmlp --augment` end to end."""
+
 import json
 
 import cv2 as cv
@@ -53,17 +54,41 @@ def test_augmented_digits_are_normalised_like_the_device_does(digits):
 
 @pytest.mark.parametrize("radius, compare", [(3, np.greater), (-2, np.less)])
 def test_stroke_width_changes_with_the_pen(digits, radius, compare):
-    still = AugmentSettings(max_shift=0, scale=(1, 1), max_rotation=0, max_shear=0, elastic_alpha=0,
-                            broken=0, stroke_radius=(0, 0), pen_redraw=0)
+    still = AugmentSettings(
+        max_shift=0,
+        scale=(1, 1),
+        max_rotation=0,
+        max_shear=0,
+        elastic_alpha=0,
+        broken=0,
+        stroke_radius=(0, 0),
+        pen_redraw=0,
+    )
     pen = AugmentSettings(**{**still.__dict__, "stroke_radius": (radius, radius)})
-    inks = [(augment_digit(image, np.random.default_rng(5), pen).sum(), augment_digit(image, np.random.default_rng(5), still).sum())
-            for image in digits[0][:30]]
+    inks = [
+        (
+            augment_digit(image, np.random.default_rng(5), pen).sum(),
+            augment_digit(image, np.random.default_rng(5), still).sum(),
+        )
+        for image in digits[0][:30]
+    ]
     assert np.mean([compare(changed, plain) for changed, plain in inks]) > 0.8
 
 
 def test_pen_redraw_gives_one_stroke_width_set_by_the_pen(digits):
-    fine, marker = (AugmentSettings(max_shift=0, scale=(1, 1), max_rotation=0, max_shear=0, elastic_alpha=0,
-                                    broken=0, pen_redraw=1, pen_radius=(r, r)) for r in (1, 5))
+    fine, marker = (
+        AugmentSettings(
+            max_shift=0,
+            scale=(1, 1),
+            max_rotation=0,
+            max_shear=0,
+            elastic_alpha=0,
+            broken=0,
+            pen_redraw=1,
+            pen_radius=(r, r),
+        )
+        for r in (1, 5)
+    )
     for image in digits[0][:20]:
         thin = augment_digit(image, np.random.default_rng(8), fine)
         thick = augment_digit(image, np.random.default_rng(8), marker)
@@ -87,8 +112,10 @@ def test_warps_move_ink_but_keep_the_digit(digits):
 
 @pytest.mark.slow
 def test_train_with_augment_writes_dmlp_aug(tmp_path, mnist_path):
-    done = run(["-m", "train", "dmlp", "--augment", "--epochs", "1", "--data", str(mnist_path), "--out", str(tmp_path)],
-               timeout=600)
+    done = run(
+        ["-m", "train", "dmlp", "--augment", "--epochs", "1", "--data", str(mnist_path), "--out", str(tmp_path)],
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "dmlp_aug.json").read_text())
     assert report["augment"] is True and report["recipe"] == "dmlp" and report["name"] == "dmlp_aug"
@@ -106,8 +133,9 @@ def test_robust_recipe_decays_its_learning_rate_and_the_books_do_not():
     assert steps[25] == pytest.approx(5 * chapter.learning_rate)
     assert all(a > b for a, b in zip(steps, steps[1:])) and 0 < steps[-1] < 0.01 * steps[0]
     books = [RECIPES[name] for name in CHAPTER]
-    assert {recipe.learning_rate_at(epoch, 50) for recipe in books for epoch in (0, 49)} == \
-        {recipe.learning_rate for recipe in books}
+    assert {recipe.learning_rate_at(epoch, 50) for recipe in books for epoch in (0, 49)} == {
+        recipe.learning_rate for recipe in books
+    }
     assert robust(chapter).layers == chapter.layers and robust(chapter).loss == chapter.loss
 
 
@@ -129,7 +157,9 @@ def test_upright_digits_lose_their_slant(digits):
     images, labels = digits
     upright = AugmentSettings(upright=1.0, elastic_alpha=0, broken=0, dotted=0, box_cut=0, ragged=0, scale=(1, 1))
     ones = images[labels == 1][:20]
-    slants = [abs(_slant((augment_digit(image, np.random.default_rng(9), upright) * 255).astype(np.uint8))) for image in ones]
+    slants = [
+        abs(_slant((augment_digit(image, np.random.default_rng(9), upright) * 255).astype(np.uint8))) for image in ones
+    ]
     assert np.median(slants) < 0.1 < np.median([abs(_slant(image)) for image in ones])
 
 

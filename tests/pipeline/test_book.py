@@ -1,4 +1,5 @@
 """The chapter's worked examples, asserted against the book's own tables."""
+
 import numpy as np
 import pytest
 
@@ -13,7 +14,7 @@ def test_or_perceptron_gives_the_books_outputs():
 def test_xor_network_reproduces_table_7_1_row_by_row():
     rows = book.xor_mlp().predict(book.BOOK_INPUTS, verbose=0)
     np.testing.assert_array_equal(rows[:, :2], [[-1, 1], [1, 1], [1, 1], [1, -1]])  # hidden z
-    np.testing.assert_array_equal(rows[:, 2], [-1, 1, 1, -1])                       # output o
+    np.testing.assert_array_equal(rows[:, 2], [-1, 1, 1, -1])  # output o
 
 
 def test_step_activation_is_plus_one_only_above_zero():
@@ -21,13 +22,16 @@ def test_step_activation_is_plus_one_only_above_zero():
     np.testing.assert_array_equal(np.asarray(book.step(values)), [-1, -1, -1, 1, 1])
 
 
-@pytest.mark.parametrize("name, s, expected", [
-    ("sigmoid", [-2.0, 0.0, 2.0], [1 / (1 + np.e ** 2), 0.5, 1 / (1 + np.e ** -2)]),
-    ("tanh", [-1.0, 0.0, 1.0], [np.tanh(-1.0), 0.0, np.tanh(1.0)]),
-    ("relu", [-1.5, 0.0, 2.5], [0.0, 0.0, 2.5]),
-    ("softplus", [-1.0, 0.0, 1.0], [np.log1p(np.e ** -1), np.log(2.0), np.log1p(np.e)]),
-    ("leaky_relu", [-2.0, 0.0, 2.0], [-0.4, 0.0, 2.0]),  # Keras' default slope, 0.2
-])
+@pytest.mark.parametrize(
+    "name, s, expected",
+    [
+        ("sigmoid", [-2.0, 0.0, 2.0], [1 / (1 + np.e**2), 0.5, 1 / (1 + np.e**-2)]),
+        ("tanh", [-1.0, 0.0, 1.0], [np.tanh(-1.0), 0.0, np.tanh(1.0)]),
+        ("relu", [-1.5, 0.0, 2.5], [0.0, 0.0, 2.5]),
+        ("softplus", [-1.0, 0.0, 1.0], [np.log1p(np.e**-1), np.log(2.0), np.log1p(np.e)]),
+        ("leaky_relu", [-2.0, 0.0, 2.0], [-0.4, 0.0, 2.0]),  # Keras' default slope, 0.2
+    ],
+)
 def test_table_7_2_activation_functions(name, s, expected):
     import keras
 

@@ -1,4 +1,5 @@
 """convert/ round trip on the real MNIST: 4 modes, parity in LiteRT and in tflite-runtime (.venv-device)."""
+
 import json
 import shutil
 
@@ -7,8 +8,12 @@ import pytest
 from device.base.files import sha256_of
 from helpers import DEVICE_PYTHON, one_clean_line, run
 
-THRESHOLDS = {"float32": {"agreement": 1.0, "max_dp": 1e-5}, "float16": {"agreement": 0.999},
-              "dynamic": {"agreement": 0.995, "delta_pp": 0.3}, "int8": {"agreement": 0.995, "delta_pp": 0.3}}
+THRESHOLDS = {
+    "float32": {"agreement": 1.0, "max_dp": 1e-5},
+    "float16": {"agreement": 0.999},
+    "dynamic": {"agreement": 0.995, "delta_pp": 0.3},
+    "int8": {"agreement": 0.995, "delta_pp": 0.3},
+}
 
 
 @pytest.fixture(scope="module")
@@ -16,11 +21,17 @@ def converted(trained, mnist_path, tmp_path_factory):
     out = tmp_path_factory.mktemp("converted")
     for name in ("dmlp.keras", "dmlp.json"):
         shutil.copy(trained["out"] / name, out / name)
-    done = run(["-m", "convert", "--source", str(out / "dmlp.keras"), "--data", str(mnist_path), "--out", str(out)],
-               timeout=900)
+    done = run(
+        ["-m", "convert", "--source", str(out / "dmlp.keras"), "--data", str(mnist_path), "--out", str(out)],
+        timeout=900,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    return {"out": out, "stdout": done.stdout, "stderr": done.stderr,
-            "parity": json.loads((out / "parity.json").read_text())}
+    return {
+        "out": out,
+        "stdout": done.stdout,
+        "stderr": done.stderr,
+        "parity": json.loads((out / "parity.json").read_text()),
+    }
 
 
 def test_four_modes_pass_parity_in_both_runtimes(converted):
@@ -70,8 +81,21 @@ def test_report_files_and_next_step(converted):
 
 @pytest.mark.parametrize("mode", ["float32", "float16", "dynamic", "int8"])
 def test_every_mode_recognises_in_the_device_environment(converted, mode, mnist_path):
-    done = run(["-m", "device", "evaluate", "--model", str(converted["out"] / f"dmlp_{mode}.tflite"),
-                "--data", str(mnist_path), "--limit", "2000", "--json"], python=DEVICE_PYTHON)
+    done = run(
+        [
+            "-m",
+            "device",
+            "evaluate",
+            "--model",
+            str(converted["out"] / f"dmlp_{mode}.tflite"),
+            "--data",
+            str(mnist_path),
+            "--limit",
+            "2000",
+            "--json",
+        ],
+        python=DEVICE_PYTHON,
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["runtime"] == "tflite_runtime" and report["accuracy"] > 0.9
@@ -81,8 +105,23 @@ def test_every_mode_recognises_in_the_device_environment(converted, mode, mnist_
 def test_failed_parity_exits_non_zero_and_keeps_the_deployed_model(converted, mnist_path):
     out = converted["out"]
     before = {path.name: sha256_of(path) for path in out.glob("dmlp_*.*")}
-    done = run(["-m", "convert", "--source", str(out / "dmlp.keras"), "--data", str(mnist_path), "--out", str(out),
-                "--mode", "int8", "--quantised-agreement", "1.0"], timeout=600)
+    done = run(
+        [
+            "-m",
+            "convert",
+            "--source",
+            str(out / "dmlp.keras"),
+            "--data",
+            str(mnist_path),
+            "--out",
+            str(out),
+            "--mode",
+            "int8",
+            "--quantised-agreement",
+            "1.0",
+        ],
+        timeout=600,
+    )
     assert done.returncode == 1
     failed = [line for line in done.stderr.splitlines() if line.startswith("parity failed")]
     assert failed and all("int8" in line and "agreement" in line and ">= 1" in line for line in failed)
@@ -93,12 +132,27 @@ def test_failed_parity_exits_non_zero_and_keeps_the_deployed_model(converted, mn
 
 def test_too_few_calibration_samples_is_an_error(converted, mnist_path):
     out = converted["out"]
-    done = run(["-m", "convert", "--source", str(out / "dmlp.keras"), "--data", str(mnist_path), "--out", str(out),
-                "--mode", "int8", "--calibration", "99"])
+    done = run(
+        [
+            "-m",
+            "convert",
+            "--source",
+            str(out / "dmlp.keras"),
+            "--data",
+            str(mnist_path),
+            "--out",
+            str(out),
+            "--mode",
+            "int8",
+            "--calibration",
+            "99",
+        ]
+    )
     assert done.returncode == 2 and "at least 100" in done.stderr
 
 
 def test_missing_keras_model_is_one_clear_line(tmp_path, mnist_path):
-    done = run(["-m", "convert", "--source", str(tmp_path / "dmlp.keras"), "--data", str(mnist_path),
-                "--out", str(tmp_path)])
+    done = run(
+        ["-m", "convert", "--source", str(tmp_path / "dmlp.keras"), "--data", str(mnist_path), "--out", str(tmp_path)]
+    )
     assert done.returncode == 1 and "make train" in one_clean_line(done.stderr)

@@ -1,4 +1,5 @@
 """`--help` of the TensorFlow stages answers without loading TensorFlow (seconds) or matplotlib."""
+
 import pytest
 
 from helpers import run

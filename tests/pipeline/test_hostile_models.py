@@ -4,6 +4,7 @@ alone gets an error. Never a wrong zip code with exit 0, a traceback, or a hang.
 
 Built with TensorFlow here (.venv), run by the device in .venv-device, as a user would meet them.
 """
+
 import json
 import time
 
@@ -51,8 +52,12 @@ def _install(folder, content: bytes, tensors: dict | None = None):
 
 def _device(folder, *args, timeout=60):
     started = time.monotonic()
-    done = run(["-m", "device", *map(str, args)], python=DEVICE_PYTHON, timeout=timeout,
-               env={"XDG_CACHE_HOME": str(folder / "cache")})
+    done = run(
+        ["-m", "device", *map(str, args)],
+        python=DEVICE_PYTHON,
+        timeout=timeout,
+        env={"XDG_CACHE_HOME": str(folder / "cache")},
+    )
     return done, time.monotonic() - started
 
 
@@ -85,6 +90,7 @@ def test_a_model_fixed_at_batch_1_is_refused_by_the_probe(tmp_path, dense):
 
 def test_nan_on_one_page_is_that_page_s_error(tmp_path, dense):
     """Finite on every digit the probe knows; NaN when a numeral is mostly ink (a filled square)."""
+
     def nan_when_mostly_ink(x):
         ink = tf.reduce_mean(x, axis=1, keepdims=True)
         return dense(x) + tf.where(ink > 0.4, float("nan"), 0.0)
@@ -95,7 +101,9 @@ def test_nan_on_one_page_is_that_page_s_error(tmp_path, dense):
     square = np.full((200, 200, 3), 255, np.uint8)
     square[50:150, 50:150] = 0
     cv.imwrite(str(tmp_path / "square.png"), square)
-    done, _ = _device(tmp_path, "recognize", tmp_path / "square.png", SAMPLE, "--digits", "1", "--json", "--model", model)
+    done, _ = _device(
+        tmp_path, "recognize", tmp_path / "square.png", SAMPLE, "--digits", "1", "--json", "--model", model
+    )
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     square_line, sample_line = (json.loads(line, parse_constant=_not_json) for line in done.stdout.splitlines())
     assert "not finite" in square_line["error"] and "zip" not in square_line
@@ -109,19 +117,22 @@ def _not_json(name):
 def test_a_loop_that_grows_with_its_input_is_stopped_by_the_watchdog(tmp_path, dense, mnist_path):
     """batch**7 iterations: one at batch 1 and 78,125 at the probe's batch 5 (it passes), 1.3e9 at a
     batch of 20, where the invoke's watchdog ends the process with one line instead of freezing it."""
+
     def looping(x):
         rounds = tf.cast(tf.shape(x)[0], tf.int32) ** 7
         _, out = tf.while_loop(lambda i, y: i < rounds, lambda i, y: (i + 1, y * 1.0), (0, dense(x)))
         return out
 
     model = _install(tmp_path, _convert(looping, tf.TensorSpec([None, 784], tf.float32)))
-    done, seconds = _device(tmp_path, "evaluate", "--data", mnist_path, "--limit", "20", "--batch-size", "20",
-                            "--model", model, timeout=120)
+    done, seconds = _device(
+        tmp_path, "evaluate", "--data", mnist_path, "--limit", "20", "--batch-size", "20", "--model", model, timeout=120
+    )
     assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
     assert "ran over" in one_clean_line(done.stderr) and seconds < 20, seconds
 
 
 # --- The shipped model's graph, damaged so that it still loads --------------------------------------
+
 
 def _edited(edit) -> bytes:
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(SHIPPED_MODEL.read_bytes(), 0))
@@ -135,6 +146,7 @@ def _swap_input(index):
     def edit(model):
         operator = model.subgraphs[0].operators[index]
         operator.inputs = [(operator.inputs[0] + 1) % len(model.subgraphs[0].tensors), *operator.inputs[1:]]
+
     return edit
 
 
@@ -142,6 +154,7 @@ def _huge_input(size):
     def edit(model):
         tensor = model.subgraphs[0].tensors[model.subgraphs[0].inputs[0]]
         tensor.shape, tensor.shapeSignature = [1, size], [-1, size]
+
     return edit
 
 
@@ -172,6 +185,7 @@ def _huge_intermediate(size):
         graph = model.subgraphs[0]
         tensor = graph.tensors[graph.operators[1].outputs[0]]
         tensor.shape, tensor.shapeSignature = [1, size], [-1, size]
+
     return edit
 
 

@@ -4,6 +4,7 @@ The install runs in a real subprocess that SIGKILLs itself just before its k-th 
 (ZIPLITE_KILL_AT_RENAME=k); the device then reads the sample canvas with the pair left behind, and
 the next run's clean-up leaves exactly one consistent pair and no temporaries.
 """
+
 import hashlib
 import json
 import os
@@ -35,13 +36,23 @@ def _pair(folder, content: bytes) -> str:
 def _install_killed_at(out, step: int | None) -> subprocess.CompletedProcess:
     code = "import sys; from pathlib import Path; from convert.cli import _install; _install(Path(sys.argv[1]), Path(sys.argv[2]))"
     env = {**os.environ, KILL_AT_RENAME: str(step)} if step else dict(os.environ)
-    return subprocess.run([sys.executable, "-c", code, str(out / ".convert-staging"), str(out)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code, str(out / ".convert-staging"), str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _device_reads(model, cache) -> str:
-    done = run(["-m", "device", "recognize", SAMPLE, "--json", "--model", str(model)], python=DEVICE_PYTHON,
-               timeout=120, env={"XDG_CACHE_HOME": str(cache)})
+    done = run(
+        ["-m", "device", "recognize", SAMPLE, "--json", "--model", str(model)],
+        python=DEVICE_PYTHON,
+        timeout=120,
+        env={"XDG_CACHE_HOME": str(cache)},
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)["zip"]
 
@@ -67,24 +78,35 @@ def test_killed_install_leaves_the_old_pair_or_the_new_one(tmp_path, step):
 
 def test_clean_up_removes_what_a_killed_run_left(tmp_path):
     _pair(tmp_path, SHIPPED_MODEL.read_bytes())
-    leftovers = [".parity.k2j3.tmp.png", ".cnn_parity.a1b2.tmp.json", ".dmlp_int8.x9y8.tmp.json",
-                 ".dmlp_float32.q1w2.tmp.tflite", f".dmlp_int8.{'ab' * 32}.tflite", ".convert-staging/dmlp_int8.tflite"]
+    leftovers = [
+        ".parity.k2j3.tmp.png",
+        ".cnn_parity.a1b2.tmp.json",
+        ".dmlp_int8.x9y8.tmp.json",
+        ".dmlp_float32.q1w2.tmp.tflite",
+        f".dmlp_int8.{'ab' * 32}.tflite",
+        ".convert-staging/dmlp_int8.tflite",
+    ]
     for name in leftovers:
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes(b"partial")
     (tmp_path / ".dmlp.q1w2.tmp.keras").write_bytes(b"train's, not convert's")
     clean_up_after_a_killed_run(tmp_path)
-    assert sorted(path.name for path in tmp_path.iterdir()) == [".dmlp.q1w2.tmp.keras", "dmlp_int8.json",
-                                                                 "dmlp_int8.tflite"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        ".dmlp.q1w2.tmp.keras",
+        "dmlp_int8.json",
+        "dmlp_int8.tflite",
+    ]
 
 
 def test_a_child_dies_with_its_killed_parent(tmp_path):
     """convert's `device evaluate` (and the probe) are started with die_with_parent: kill -9 the parent,
     and the child goes too instead of running on."""
     pid_file = tmp_path / "child.pid"
-    parent = ("import subprocess, sys, time; from device.base.children import die_with_parent; "
-              "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], preexec_fn=die_with_parent()); "
-              f"open({str(pid_file)!r}, 'w').write(str(child.pid)); time.sleep(60)")
+    parent = (
+        "import subprocess, sys, time; from device.base.children import die_with_parent; "
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], preexec_fn=die_with_parent()); "
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid)); time.sleep(60)"
+    )
     process = subprocess.Popen([sys.executable, "-c", parent], cwd=ROOT)
     try:
         deadline = time.monotonic() + 30

@@ -1,4 +1,5 @@
 """A training run killed mid-way leaves the previous models intact and resumes to the same result."""
+
 import json
 import signal
 import subprocess
@@ -14,9 +15,25 @@ EPOCHS = 3
 
 
 def _start(out, mnist_path, *extra):
-    return subprocess.Popen([sys.executable, "-m", "train", "mlp_adam", "--epochs", str(EPOCHS), "--data",
-                             str(mnist_path), "--out", str(out), *extra],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "train",
+            "mlp_adam",
+            "--epochs",
+            str(EPOCHS),
+            "--data",
+            str(mnist_path),
+            "--out",
+            str(out),
+            *extra,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for_checkpoint(out, process, timeout=240):
@@ -54,8 +71,20 @@ def test_killed_run_keeps_old_models_and_resumes_to_the_same_result(tmp_path, mn
         assert process.returncode == 130 and "--resume" in stderr and "Traceback" not in stderr
     assert {name: sha256_of(tmp_path / name) for name in previous} == previous
 
-    resumed = run(["-m", "train", "mlp_adam", "--epochs", str(EPOCHS), "--data", str(mnist_path),
-                   "--out", str(tmp_path), "--resume"])
+    resumed = run(
+        [
+            "-m",
+            "train",
+            "mlp_adam",
+            "--epochs",
+            str(EPOCHS),
+            "--data",
+            str(mnist_path),
+            "--out",
+            str(tmp_path),
+            "--resume",
+        ]
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming after epoch" in resumed.stdout
     report = json.loads((tmp_path / "mlp_adam.json").read_text())
@@ -72,6 +101,20 @@ def test_resume_with_other_options_is_refused(tmp_path, mnist_path):
     _wait_for_checkpoint(tmp_path, process)
     process.kill()
     process.communicate(timeout=60)
-    done = run(["-m", "train", "mlp_adam", "--epochs", str(EPOCHS), "--batch-size", "64", "--data", str(mnist_path),
-                "--out", str(tmp_path), "--resume"])
+    done = run(
+        [
+            "-m",
+            "train",
+            "mlp_adam",
+            "--epochs",
+            str(EPOCHS),
+            "--batch-size",
+            "64",
+            "--data",
+            str(mnist_path),
+            "--out",
+            str(tmp_path),
+            "--resume",
+        ]
+    )
     assert done.returncode == 1 and "resume with the same options" in done.stderr

@@ -1,4 +1,5 @@
 """The train stage on the real MNIST: 1 epoch of each recipe, the files it writes, and its errors."""
+
 import zipfile
 
 import cv2 as cv
@@ -23,7 +24,10 @@ def test_report_carries_results_recipe_provenance_and_contract(trained, mnist_pa
     assert report["optimizer"] == {"name": "adam", "learning_rate": 0.0001}
     assert report["loss"] == "categorical_crossentropy"
     # The data by name and content, never by a path on the machine that trained it.
-    assert report["data"] == {"file": "mnist.npz", "sha256": "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"}
+    assert report["data"] == {
+        "file": "mnist.npz",
+        "sha256": "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64",
+    }
     assert report["tensorflow_version"].startswith("2.21")
     assert len(report["history"]["val_accuracy"]) == 1
     assert report["input"]["shape"] == [784] and report["input"]["ink"] == "high"
@@ -48,7 +52,7 @@ def test_prints_epoch_lines_and_a_summary_table(trained):
     lines = trained["stdout"].splitlines()
     assert any(line.startswith("dmlp epoch 1/1 - ") and "val_accuracy" in line for line in lines)
     header = next(i for i, line in enumerate(lines) if line.split()[:4] == ["model", "test", "acc", "book"])
-    assert [line.split()[0] for line in lines[header + 1: header + 4]] == ["mlp_sgd", "mlp_adam", "dmlp"]
+    assert [line.split()[0] for line in lines[header + 1 : header + 4]] == ["mlp_sgd", "mlp_adam", "dmlp"]
     assert "89.50%" in lines[header + 1] and "98.19%" in lines[header + 2]
     assert trained["stderr"] == ""  # none of TensorFlow's start-up chatter (CUDA probes, CPU features)
 
@@ -63,15 +67,39 @@ def test_keras_file_loads_in_safe_mode_and_predicts_like_the_report(trained, mni
     assert abs(accuracy - trained["reports"]["dmlp"]["test_accuracy"]) < 0.02
 
 
-@pytest.mark.parametrize("arrays, message", [
-    ({"x_train": np.zeros((10, 28, 28), np.uint8)}, "missing"),
-    ({"x_train": np.zeros((60000, 28, 28), np.float32), "y_train": np.zeros(60000, np.uint8),
-      "x_test": np.zeros((10000, 28, 28), np.uint8), "y_test": np.zeros(10000, np.uint8)}, "dtype float32"),
-    ({"x_train": np.zeros((60000, 28, 28), np.uint8), "y_train": np.full(60000, 12, np.uint8),
-      "x_test": np.zeros((10000, 28, 28), np.uint8), "y_test": np.zeros(10000, np.uint8)}, "labels outside 0..9"),
-    ({"x_train": np.zeros((60000, 28, 29), np.uint8), "y_train": np.zeros(60000, np.uint8),
-      "x_test": np.zeros((10000, 28, 28), np.uint8), "y_test": np.zeros(10000, np.uint8)}, "shape (60000, 28, 29)"),
-])
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        ({"x_train": np.zeros((10, 28, 28), np.uint8)}, "missing"),
+        (
+            {
+                "x_train": np.zeros((60000, 28, 28), np.float32),
+                "y_train": np.zeros(60000, np.uint8),
+                "x_test": np.zeros((10000, 28, 28), np.uint8),
+                "y_test": np.zeros(10000, np.uint8),
+            },
+            "dtype float32",
+        ),
+        (
+            {
+                "x_train": np.zeros((60000, 28, 28), np.uint8),
+                "y_train": np.full(60000, 12, np.uint8),
+                "x_test": np.zeros((10000, 28, 28), np.uint8),
+                "y_test": np.zeros(10000, np.uint8),
+            },
+            "labels outside 0..9",
+        ),
+        (
+            {
+                "x_train": np.zeros((60000, 28, 29), np.uint8),
+                "y_train": np.zeros(60000, np.uint8),
+                "x_test": np.zeros((10000, 28, 28), np.uint8),
+                "y_test": np.zeros(10000, np.uint8),
+            },
+            "shape (60000, 28, 29)",
+        ),
+    ],
+)
 def test_bad_npz_is_one_clear_line(tmp_path, arrays, message):
     path = tmp_path / "bad.npz"
     np.savez(path, **arrays)
@@ -86,8 +114,13 @@ def test_pickled_npz_is_refused_without_unpickling(tmp_path):
     path = tmp_path / "pickled.npz"
     labels = np.empty(10000, dtype=object)
     labels[:] = [{"evil": 1}] * 10000  # an object array only a pickle can hold
-    np.savez(path, x_train=np.zeros((60000, 28, 28), np.uint8), y_train=np.zeros(60000, np.uint8),
-             x_test=np.zeros((10000, 28, 28), np.uint8), y_test=labels)
+    np.savez(
+        path,
+        x_train=np.zeros((60000, 28, 28), np.uint8),
+        y_train=np.zeros(60000, np.uint8),
+        x_test=np.zeros((10000, 28, 28), np.uint8),
+        y_test=labels,
+    )
     done = run(["-m", "train", "dmlp", "--data", str(path), "--out", str(tmp_path / "m")])
     assert done.returncode != 0 and "cannot read" in one_clean_line(done.stderr)
 
@@ -104,10 +137,21 @@ def test_no_data_anywhere_names_the_three_ways(tmp_path):
     # No --data, no MNIST_NPZ, an empty Keras cache, and a proxy that refuses: Keras' download fails
     # here as it does offline, even on a machine with internet.
     dead_proxy = "http://127.0.0.1:9"
-    done = run(["-m", "train", "dmlp", "--out", str(tmp_path / "m")], timeout=120,
-               env={"MNIST_NPZ": "", "KERAS_HOME": str(tmp_path / "keras"), "HOME": str(tmp_path),
-                    "https_proxy": dead_proxy, "HTTPS_PROXY": dead_proxy, "http_proxy": dead_proxy,
-                    "HTTP_PROXY": dead_proxy, "no_proxy": "", "NO_PROXY": ""})
+    done = run(
+        ["-m", "train", "dmlp", "--out", str(tmp_path / "m")],
+        timeout=120,
+        env={
+            "MNIST_NPZ": "",
+            "KERAS_HOME": str(tmp_path / "keras"),
+            "HOME": str(tmp_path),
+            "https_proxy": dead_proxy,
+            "HTTPS_PROXY": dead_proxy,
+            "http_proxy": dead_proxy,
+            "HTTP_PROXY": dead_proxy,
+            "no_proxy": "",
+            "NO_PROXY": "",
+        },
+    )
     assert done.returncode != 0
     line = one_clean_line(done.stderr)
     assert "--data" in line and "MNIST_NPZ" in line and "download" in line
