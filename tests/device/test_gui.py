@@ -453,7 +453,7 @@ def gui(x_display, tmp_path):
 
 
 def written_canvas(gui: GuiSession, count: int) -> np.ndarray:
-    """Press w and read back the PNG it writes (the `count`-th write of this session)."""
+    """Press w and read back the PNG it writes (the `count`-th write of the window under test)."""
     gui.key("w")
     gui.wait_for_output(f" {gui.save_path} (", count)  # "wrote PATH (", then "replaced PATH ("
     canvas = cv.imread(str(gui.save_path), cv.IMREAD_UNCHANGED)
