@@ -12,7 +12,7 @@ from bench.render import CANVAS_LAYOUTS
 from bench.writers import WRITERS
 from device.base.errors import run_program
 from device.base.files import display_path
-from device.base.mnist import DataError, load_npz
+from device.base.mnist import DataError, load_npz, mnist_option
 from device.interpreters import ModelError
 from device.process import tune_for_recognition
 from device.runtime import DEFAULT_MODEL, Classifier
@@ -27,14 +27,7 @@ from device.runtime import DEFAULT_MODEL, Classifier
     multiple=True,
     help="Models to compare (repeatable) [default: models/cnn_int8.tflite].",
 )
-@click.option(
-    "--data",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="MNIST_NPZ",
-    required=True,
-    show_envvar=True,
-    help="MNIST npz; canvases use its test digits only.",
-)
+@mnist_option("MNIST npz; canvases use its test digits only.")
 @click.option(
     "--canvases",
     type=click.IntRange(min=1),

@@ -23,7 +23,7 @@ import numpy as np
 
 from bench.render import RENDERERS, render
 from device.base.files import atomic_path
-from device.base.mnist import DataError, load_npz
+from device.base.mnist import DataError, load_npz, mnist_option
 
 ROOT = Path(__file__).resolve().parent.parent
 DEVICE_PYTHON = ROOT / ".venv-device" / "bin" / "python"
@@ -176,14 +176,7 @@ def _memory_mb(pid: int) -> tuple[float, float]:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--data",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="MNIST_NPZ",
-    required=True,
-    show_envvar=True,
-    help="MNIST npz; canvases use its test digits only.",
-)
+@mnist_option("MNIST npz; canvases use its test digits only.")
 @click.option("--canvases", "count", type=click.IntRange(min=3), default=5000, show_default=True)
 @click.option(
     "--passes",

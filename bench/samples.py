@@ -14,17 +14,15 @@ import numpy as np
 
 from bench.render import render
 from device.base.files import atomic_path, write_json
-from device.base.mnist import load_npz
+from device.base.mnist import load_npz, mnist_option
 
 SAMPLES = Path(__file__).resolve().parent.parent / "device" / "samples"
 PLAN = (("boxed", 1), ("boxed", 2), ("free", 3), ("photo", 4))  # (layout, seed) per sample
 
 
 @click.command()
-@click.option(
-    "--data", type=click.Path(dir_okay=False, path_type=Path), envvar="MNIST_NPZ", required=True, show_envvar=True
-)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=SAMPLES, show_default=True)
+@mnist_option()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=SAMPLES, show_default="device/samples")
 def main(data, out):
     mnist = load_npz(data, splits=("test",))
     truth = {}

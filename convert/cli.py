@@ -19,7 +19,7 @@ from convert.parity import ParityError, Thresholds, failures, run_device_runtime
 from convert.report import sidecar, write_parity_report
 from device.base.errors import OneLineError
 from device.base.files import installing_path, sha256_of, write_bytes, write_json
-from device.base.mnist import DataError, load_npz
+from device.base.mnist import DataError, load_npz, mnist_option
 from train.quiet import import_tensorflow_quietly
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,14 +41,7 @@ class ConvertError(OneLineError):
     help="The Keras model from train/ (its JSON report must sit beside it); "
     "its files are named after its recipe: dmlp_int8.tflite, cnn_int8.tflite.",
 )
-@click.option(
-    "--data",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="MNIST_NPZ",
-    required=True,
-    show_envvar=True,
-    help="MNIST npz in Keras' layout.",
-)
+@mnist_option()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("models"), show_default=True)
 @click.option(
     "--mode",

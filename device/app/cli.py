@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import click
 
 from device.base.errors import BadInput
 from device.base.files import UnreadableFile, display_path, read_regular_file
+from device.base.mnist import DataError, mnist_option
 from device.options import load_classifier, model_options, repeats_option, samples_option
 from device.process import tune_for_recognition
 from device.recognize import LAYOUTS, error_record
@@ -89,12 +89,7 @@ def _report_result(path: Path, result, classifier: Classifier, as_json: bool) ->
 
 
 @main.command()
-@click.option(
-    "--data",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=lambda: os.environ.get("MNIST_NPZ"),
-    help="MNIST npz in Keras' layout.  [default: $MNIST_NPZ]",
-)
+@mnist_option()
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N test images.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON line.")
@@ -107,11 +102,8 @@ def _report_result(path: Path, result, classifier: Classifier, as_json: bool) ->
 @model_options
 def evaluate(data, limit, batch_size, as_json, save_probs, classifier_args):
     """Accuracy of the model on the MNIST test set, in this device's own runtime."""
-    from device.base.mnist import DataError
     from device.evaluate import evaluate_mnist
 
-    if not data:
-        raise BadInput("no MNIST file: pass --data PATH or set MNIST_NPZ")
     classifier = load_classifier(classifier_args)
     try:
         report = evaluate_mnist(classifier, data, limit, batch_size, save_probs)

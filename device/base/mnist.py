@@ -6,6 +6,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import numpy as np
 
 from device.base.files import sha256_of
@@ -90,3 +91,15 @@ def _check_array(path: Path, key: str, array: np.ndarray) -> None:
             raise DataError(f"{path}: {key} has dtype {array.dtype}, expected integer labels")
         if array.min() < 0 or array.max() > 9:
             raise DataError(f"{path}: {key} has labels outside 0..9")
+
+
+def mnist_option(help: str = "MNIST npz in Keras' layout."):
+    """--data, the same on every command that reads MNIST: a path, or $MNIST_NPZ, required."""
+    return click.option(
+        "--data",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="MNIST_NPZ",
+        required=True,
+        show_envvar=True,
+        help=help,
+    )
