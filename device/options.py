@@ -9,6 +9,7 @@ import click
 
 from device.base.errors import BadInput
 from device.interpreters import MAX_THREADS, RUNTIMES, ModelError
+from device.recognize import LAYOUTS
 from device.runtime import DEFAULT_MODEL, Classifier
 
 # Half a second of recognitions: a p50 that a burst of load on a shared machine moves less than 300 did.
@@ -27,6 +28,20 @@ samples_option = click.option(
     default=SAMPLES,
     help="A folder of sample canvases.  [default: device/samples]",
 )
+
+
+def page_options(command):
+    """--layout and --digits: how a page is read, the same on recognize, camera and batch."""
+    command = click.option(
+        "--digits", type=click.IntRange(1, 20), default=5, show_default=True, help="Digits in free handwriting."
+    )(command)
+    return click.option(
+        "--layout",
+        type=click.Choice(LAYOUTS),
+        default="auto",
+        show_default=True,
+        help="boxed: the GUI's red boxes; free: handwriting on paper; auto: boxed if red boxes are found.",
+    )(command)
 
 
 def model_options(command):

@@ -12,9 +12,9 @@ import click
 from device.base.errors import BadInput
 from device.base.files import UnreadableFile, display_path, read_regular_file
 from device.base.mnist import DataError, mnist_option
-from device.options import load_classifier, model_options, repeats_option, samples_option
+from device.options import load_classifier, model_options, page_options, repeats_option, samples_option
 from device.process import tune_for_recognition
-from device.recognize import LAYOUTS, error_record
+from device.recognize import error_record
 from device.runtime import Classifier
 
 
@@ -49,14 +49,7 @@ def main():
 @main.command()
 # Not checked by click, whose first unreadable path would end the run: read_image says what is wrong, per file.
 @click.argument("paths", nargs=-1, required=True, type=click.Path(readable=False, path_type=Path))
-@click.option(
-    "--layout",
-    type=click.Choice(LAYOUTS),
-    default="auto",
-    show_default=True,
-    help="boxed: the GUI's red boxes; free: handwriting on paper; auto: boxed if red boxes are found.",
-)
-@click.option("--digits", type=click.IntRange(1, 20), default=5, show_default=True, help="Digits in free handwriting.")
+@page_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, per file.")
 @model_options
 def recognize(paths, layout, digits, as_json, classifier_args):
@@ -154,14 +147,7 @@ def gui(save, classifier_args):
     default=None,
     help="A video file or a folder of images instead of a camera.",
 )
-@click.option(
-    "--layout",
-    type=click.Choice(LAYOUTS),
-    default="auto",
-    show_default=True,
-    help="boxed: the GUI's red boxes; free: handwriting on paper; auto: boxed if red boxes are found.",
-)
-@click.option("--digits", type=click.IntRange(1, 20), default=5, show_default=True, help="Digits in free handwriting.")
+@page_options
 @click.option("--no-window", is_flag=True, help="Print results instead of showing frames (headless devices, tests).")
 @click.option("--json", "as_json", is_flag=True, help="With --no-window: one JSON line per frame.")
 @model_options
@@ -259,8 +245,7 @@ def _samples_truth(path: Path) -> dict[str, str]:
     help="local: worker processes here; ray: Ray Data (make setup-cluster, then .venv-cluster/bin/python).",
 )
 @click.option("--address", default=None, help="With --engine ray: a running cluster's address [default: a local Ray].")
-@click.option("--layout", type=click.Choice(LAYOUTS), default="auto", show_default=True, help="As in recognize.")
-@click.option("--digits", type=click.IntRange(1, 20), default=5, show_default=True, help="Digits in free handwriting.")
+@page_options
 @model_options
 def batch(inputs, out, resume, jobs, engine, address, layout, digits, classifier_args):
     """Read every page INPUT names (an image, a folder, a .txt list of paths, or - for a list on stdin) into --out.
