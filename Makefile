@@ -54,7 +54,7 @@ demo: $(DEVICE_VENV)/.installed
 
 bench: setup
 	$(DEVICE_PY) -m device bench
-	$(PY) -m bench.book_path --threads 1
+	$(PY) -m bench.book_path --threads 1 --model models/dmlp_int8.tflite  # the book's network against its own int8 file
 	$(DEVICE_PY) -m bench
 
 # make test: day-to-day, every test not marked slow (a few minutes on 2 cores).

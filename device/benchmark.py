@@ -108,16 +108,20 @@ def _threads_idle_and_busy(classifier_args, numerals: list[np.ndarray | None]) -
 def _cold_start(classifier_args, samples: Path) -> tuple[float, float]:
     """Wall time and peak RSS of a fresh `python -m device recognize` on one sample."""
     model_path, threads, runtime = classifier_args
-    command = [
-        sys.executable,
-        "-m",
-        "device",
-        "recognize",
-        str(sorted(samples.glob("*.png"))[0]),
-        "--json",
-        "--model",
-        str(model_path),
-    ] + (["--runtime", runtime] if runtime else [])
+    command = (
+        [
+            sys.executable,
+            "-m",
+            "device",
+            "recognize",
+            str(sorted(samples.glob("*.png"))[0]),
+            "--json",
+            "--model",
+            str(model_path),
+        ]
+        + (["--runtime", runtime] if runtime else [])
+        + (["--threads", str(threads)] if threads else [])
+    )
     # An empty cache: a first start on a device includes the model's one-time probe (device/probe.py).
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryFile() as errors:
         started = time.perf_counter()

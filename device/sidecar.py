@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from pathlib import Path
 
 import jsonschema
 
 from device.base.contract import INPUT_SHAPES, LABELS
+from device.base.files import UnreadableFile, read_regular_file
 from device.interpreters import ModelError
 
 # convert/ writes about 3 KB; a thousand times that is still a description, anything larger is not.
@@ -94,30 +94,16 @@ def read_sidecar(model_path: Path) -> dict:
 
 
 def _read_capped(path: Path) -> bytes:
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         raise ModelError(
             f"{path}: missing; every model needs the JSON that convert/ writes beside it "
             "(run make convert, or copy the JSON with the model)"
-        ) from None
-    except OSError as error:
-        raise ModelError(f"{path}: cannot be read ({error.strerror})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise ModelError(f"{path}: not a regular file; the model's JSON must be the file convert/ wrote")
-    if info.st_size > MAX_SIDECAR_BYTES:
-        raise ModelError(
-            f"{path}: {info.st_size} bytes is too large for a model's JSON "
-            f"(at most {MAX_SIDECAR_BYTES}); copy it again with its model"
         )
     try:
-        with open(path, "rb") as handle:
-            content = handle.read(MAX_SIDECAR_BYTES + 1)  # the file may have grown since stat
-    except OSError as error:
-        raise ModelError(f"{path}: cannot be read ({error.strerror})") from None
-    if len(content) > MAX_SIDECAR_BYTES:
-        raise ModelError(f"{path}: larger than {MAX_SIDECAR_BYTES} bytes; copy it again with its model")
-    return content
+        return read_regular_file(path, MAX_SIDECAR_BYTES)
+    except UnreadableFile as error:
+        hint = "too large for a model's JSON" if "larger than" in str(error) else "not the JSON convert/ wrote"
+        raise ModelError(f"{path}: {error} ({hint}); copy it again with its model") from None
 
 
 def _parse(path: Path, content: bytes):

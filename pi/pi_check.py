@@ -431,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         "--model",
         type=Path,
         default=None,
-        help="a .tflite with its JSON beside it [default: device/'s, models/dmlp_int8.tflite]",
+        help="a .tflite with its JSON beside it [default: device/'s, models/cnn_int8.tflite]",
     )
     args = parser.parse_args(argv)
     try:

@@ -1,4 +1,4 @@
-"""Data augmentation for the robust dmlp (section 7.7's remedy for overfitting), ending in the
+"""Data augmentation for the robust dmlp and the CNN (section 7.7's remedy for overfitting), ending in the
 device's own normalisation so the network trains on exactly what the recogniser will feed it.
 
 Each digit is drawn again at three times MNIST's resolution, where a stroke is 6-9 px wide and

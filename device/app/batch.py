@@ -41,7 +41,7 @@ def check_inputs(inputs: tuple[str, ...]) -> None:
     if inputs.count("-") > 1:
         raise click.BadParameter("'-' (stdin) can be given once", param_hint="INPUT")
     for item in inputs:
-        if _is_list(item) and not os.path.isfile(item):
+        if _is_list(item) and not os.path.isdir(item) and not os.path.isfile(item):
             raise click.BadParameter(f"{item}: no such path list", param_hint="INPUT")
 
 

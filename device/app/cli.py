@@ -190,7 +190,7 @@ def bench(samples, repeats, classifier_args):
 def demo(samples, classifier_args):
     """Read the sample canvases and print each zip code next to the truth."""
     from device.images import ImageError, read_image
-    from device.recognize import recognize
+    from device.recognize import PageError, recognize
 
     truth = _samples_truth(samples / "truth.json")
     classifier = load_classifier(classifier_args)
@@ -199,7 +199,7 @@ def demo(samples, classifier_args):
     for name, expected in truth.items():
         try:
             result = recognize(read_image(samples / name), classifier)
-        except ImageError as error:
+        except (ImageError, PageError) as error:
             click.echo(f"  {name:<14} error: {error}")
             continue
         right += result.zip == expected

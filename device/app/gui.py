@@ -22,7 +22,7 @@ import numpy as np
 from device.app.window import Window
 from device.base.files import display_path, write_bytes
 from device.layout import CANVAS_SIZE, blank_canvas, book_boxes
-from device.recognize import Digit, Result, recognize
+from device.recognize import Digit, PageError, Result, recognize
 from device.runtime import Classifier
 
 WINDOW = "ziplite: draw a zip code"
@@ -359,7 +359,11 @@ def _on_key(key: int, session: _Session) -> None:
     elif action == "u":
         drawing.undo()
     elif action == "r":
-        _announce(drawing.recognize(session.classifier))
+        try:
+            _announce(drawing.recognize(session.classifier))
+        except PageError as error:  # a model that gives no probabilities: say so, keep the drawing
+            drawing.status = f"cannot read the drawing: {error}"
+            print(drawing.status, flush=True)
     elif action == "s":
         _open_inputs(session)
     elif action == "w":
@@ -390,8 +394,13 @@ def _refresh_inputs(session: _Session) -> None:
         session.inputs.close()
         session.inputs = None
         return
-    cv.imshow(INPUTS_WINDOW, inputs_panel(drawing.numerals(session.classifier)))
-    session.inputs_version = drawing.version
+    try:
+        numerals = drawing.numerals(session.classifier)
+    except PageError as error:
+        drawing.status = f"cannot read the drawing: {error}"
+    else:
+        cv.imshow(INPUTS_WINDOW, inputs_panel(numerals))
+    session.inputs_version = drawing.version  # tried once for this drawing, read or not
 
 
 def _announce(result: Result) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from device.images import ImageError, read_image
-from device.recognize import NoBoxes, error_record, recognize
+from device.recognize import PageError, error_record, recognize
 from device.runtime import Classifier
 
 
@@ -40,7 +40,7 @@ class PageReader:
         """recognize --json's record for the page `source` names (read from `path` when given), or its error record."""
         try:
             result = recognize(read_image(path or source), self.classifier, self.options.layout, self.options.digits)
-        except (ImageError, NoBoxes) as error:
+        except (ImageError, PageError) as error:
             return error_record(source, str(error))
         except Exception as error:  # one page the recogniser trips on must not stop a million-page batch
             return error_record(source, f"cannot recognize it ({type(error).__name__}: {error})")

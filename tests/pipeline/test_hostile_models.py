@@ -7,6 +7,7 @@ Built with TensorFlow here (.venv), run by the device in .venv-device, as a user
 
 import json
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -108,6 +109,25 @@ def test_nan_on_one_page_is_that_page_s_error(tmp_path, dense):
     square_line, sample_line = (json.loads(line, parse_constant=_not_json) for line in done.stdout.splitlines())
     assert "not finite" in square_line["error"] and "zip" not in square_line
     assert len(sample_line["zip"]) == 5
+    # batch says the same of that page, in its own error line, and reads the rest
+    out = tmp_path / "batch.jsonl"
+    done, _ = _device(
+        tmp_path,
+        "batch",
+        tmp_path / "square.png",
+        SAMPLE,
+        "--digits",
+        "1",
+        "--jobs",
+        "1",
+        "--out",
+        out,
+        "--model",
+        model,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = {Path(line["file"]).name: line for line in map(json.loads, out.read_text().splitlines())}
+    assert "not finite" in lines["square.png"]["error"] and len(lines[Path(SAMPLE).name]["zip"]) == 5
 
 
 def _not_json(name):
