@@ -23,17 +23,18 @@ class SourceError(Exception):
     """The camera or video cannot be opened. The message names it."""
 
 
-def frames(source: int | Path) -> Iterator[tuple[str, np.ndarray | None]]:
+def frames(source: int | Path) -> Iterator[tuple[str, np.ndarray | ImageError]]:
     """(name, BGR frame) from a camera index, a video file, or the images of a folder in name order.
 
-    A folder image that cannot be read yields (name, None) so the caller can report it and go on.
+    A folder image that cannot be read yields (name, the ImageError saying why), so the caller can
+    report it and go on.
     """
     if isinstance(source, Path) and source.is_dir():
         for path in sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
             try:
                 yield str(path), read_image(path)
-            except ImageError:
-                yield str(path), None
+            except ImageError as error:
+                yield str(path), error
         return
     capture = cv.VideoCapture(str(source) if isinstance(source, Path) else source)
     if not capture.isOpened():
@@ -100,8 +101,8 @@ def _serve(
     last = time.perf_counter()
     for name, frame in frames(source):
         try:
-            if frame is None:
-                raise ImageError("not an image OpenCV can decode")
+            if isinstance(frame, ImageError):
+                raise frame
             result = recognize(frame, classifier, layout, digits)
         except (ImageError, PageError) as error:
             unreadable += 1

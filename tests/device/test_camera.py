@@ -20,6 +20,9 @@ def test_folder_of_images(tmp_path):
     assert done.returncode == 1 and "Traceback" not in done.stderr  # one frame was unreadable
     assert [line["file"].split("/")[-1] for line in lines] == ["broken.png", "free_3.png", "photo_4.png"]
     assert "error" in lines[0]
+    # the reader's own reason, as recognize gives it for the same file
+    same = run(["-m", "device", "recognize", str(tmp_path / "broken.png"), "--json"])
+    assert lines[0]["error"] == json.loads(same.stdout)["error"]
     assert lines[1]["zip"] == truth["free_3.png"] and lines[2]["zip"] == truth["photo_4.png"]
 
 
