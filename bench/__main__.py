@@ -13,9 +13,9 @@ from bench.writers import WRITERS
 from device.base.errors import run_program
 from device.base.files import display_path
 from device.base.mnist import DataError, load_npz, mnist_option
-from device.interpreters import ModelError
+from device.options import load_classifier
 from device.process import tune_for_recognition
-from device.runtime import DEFAULT_MODEL, Classifier
+from device.runtime import DEFAULT_MODEL
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -60,10 +60,7 @@ def main(models, data, canvases, writer_canvases, seed, as_json):
     if not as_json:
         click.echo(f"{'model':<{width}} {'style':<8} {'layout':<6} {'canvases':>8} {'digits':>8} {'zip codes':>10}")
     for model_path in models:
-        try:
-            classifier = Classifier(model_path)
-        except ModelError as error:
-            raise click.ClickException(str(error)) from None
+        classifier = load_classifier((model_path, None, None))
         name = display_path(model_path)
         for layout in CANVAS_LAYOUTS:
             _echo(name, width, score_layout(classifier, layout, mnist.x_test, mnist.y_test, canvases, seed), as_json)

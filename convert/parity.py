@@ -120,11 +120,22 @@ def run_device_runtime(
             raise ParityError(f"{model_path}: tflite-runtime took over 600 s to evaluate it") from None
         if done.returncode != 0:
             reason = (done.stderr.strip().splitlines() or ["no output"])[-1].removeprefix("error: ")
-            return _refused("tflite_runtime", "2.14.0", reason)
+            return _refused("tflite_runtime", _installed_version(device_python, "tflite-runtime"), reason)
         report = json.loads(done.stdout.strip().splitlines()[-1])
         return compare(
             "tflite_runtime", report["runtime_version"], reference, labels, np.load(probs_path), report["invoke_5_ms"]
         )
+
+
+def _installed_version(python: Path, distribution: str) -> str:
+    """The version of `distribution` in the environment of `python`, or 'unknown'."""
+    done = subprocess.run(
+        [str(python), "-c", f"import importlib.metadata as m; print(m.version({distribution!r}))"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "unknown"
 
 
 def _refused(runtime: str, version: str, reason: str) -> RuntimeParity:
